@@ -1,0 +1,93 @@
+//! Parses the command line and runs the node or a subcommand.
+
+use crate::{
+	chain_spec,
+	cli::{Cli, Subcommand},
+	service,
+};
+use sc_cli::SubstrateCli;
+
+impl SubstrateCli for Cli {
+	fn impl_name() -> String {
+		"keyorch node".into()
+	}
+
+	fn impl_version() -> String {
+		env!("SUBSTRATE_CLI_IMPL_VERSION").into()
+	}
+
+	fn description() -> String {
+		env!("CARGO_PKG_DESCRIPTION").into()
+	}
+
+	fn author() -> String {
+		env!("CARGO_PKG_AUTHORS").into()
+	}
+
+	fn support_url() -> String {
+		"the keyorch issue tracker".into()
+	}
+
+	fn copyright_start_year() -> i32 {
+		2026
+	}
+
+	fn load_spec(&self, id: &str) -> Result<Box<dyn sc_service::ChainSpec>, String> {
+		Ok(match id {
+			"dev" => Box::new(chain_spec::development()?),
+			"" | "local" => Box::new(chain_spec::local_testnet()?),
+			path => {
+				let path = std::path::PathBuf::from(path);
+				if !path.is_file() {
+					return Err(format!(
+						"unknown chain '{}': use {} or the path of a chain-spec JSON file",
+						path.display(),
+						chain_spec::KNOWN_CHAINS
+					));
+				}
+				Box::new(chain_spec::ChainSpec::from_json_file(path)?)
+			},
+		})
+	}
+}
+
+/// Parses the command line and runs what it asks for.
+pub fn run() -> sc_cli::Result<()> {
+	let cli = Cli::from_args();
+
+	match &cli.subcommand {
+		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
+		Some(Subcommand::ExportChainSpec(cmd)) => {
+			let chain_spec = cli.load_spec(&cmd.chain)?;
+			cmd.run(chain_spec)
+		},
+		Some(Subcommand::PurgeChain(cmd)) => {
+			let runner = cli.create_runner(cmd)?;
+			runner.sync_run(|config| cmd.run(config.database))
+		},
+		Some(Subcommand::ChainInfo(cmd)) => {
+			let runner = cli.create_runner(cmd)?;
+			runner.sync_run(|config| cmd.run::<keyorch_runtime::Block>(&config))
+		},
+		None => {
+			let runner = cli.create_runner(&cli.run)?;
+			runner.run_node_until_exit(|config| async move {
+				service::new_full(config).map_err(sc_cli::Error::Service)
+			})
+		},
+	}
+}
+
+/// One line that says what went wrong, and what to do where that is known.
+pub fn describe(error: &sc_cli::Error) -> String {
+	let text = error.to_string();
+	let lower = text.to_lowercase();
+	if lower.contains("address already in use") || lower.contains("addrinuse") {
+		format!(
+			"{text} — another process holds one of the node's ports; pick free ones with \
+			 --rpc-port, --port and --prometheus-port, or stop that process"
+		)
+	} else {
+		text.replace('\n', " ")
+	}
+}

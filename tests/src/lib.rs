@@ -1,0 +1,190 @@
+//! Test harness: starts real `keyorch-node` processes on 127.0.0.1 with free ports, waits for
+//! their RPC, and stops them (SIGTERM, then SIGKILL) when dropped. A node's log is kept in a
+//! temporary directory and printed if the test fails while the node runs.
+
+use std::{
+	net::TcpListener,
+	path::PathBuf,
+	process::{Child, Command, Stdio},
+	time::{Duration, Instant},
+};
+
+use keyorch_client::NodeClient;
+
+/// The `keyorch-node` binary under test: `$KEYORCH_NODE_BIN`, or the one cargo built beside
+/// this test executable.
+pub fn node_binary() -> PathBuf {
+	if let Some(path) = std::env::var_os("KEYORCH_NODE_BIN") {
+		return PathBuf::from(path);
+	}
+	let exe = std::env::current_exe().expect("test executable has a path");
+	// target/<profile>/deps/<test> -> target/<profile>/keyorch-node
+	let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target layout");
+	profile_dir.join("keyorch-node")
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0")
+		.and_then(|listener| listener.local_addr())
+		.map(|addr| addr.port())
+		.expect("the OS hands out a free port")
+}
+
+/// A running keyorch-node process.
+pub struct Node {
+	child: Option<Child>,
+	/// Its JSON-RPC port (HTTP and WebSocket).
+	pub rpc_port: u16,
+	/// Its p2p port.
+	pub p2p_port: u16,
+	/// Its libp2p peer id, derived from `--node-key`.
+	pub peer_id: String,
+	log: PathBuf,
+	_dir: tempfile::TempDir,
+}
+
+/// How to start a node.
+pub struct NodeConfig {
+	/// Arguments besides ports, base path and node key: `--dev`, or `--chain local --alice`…
+	pub args: Vec<String>,
+	/// Bootnode multiaddresses.
+	pub bootnodes: Vec<String>,
+}
+
+impl Node {
+	/// Starts a node and waits until its RPC answers (at most `STARTUP`).
+	pub async fn start(config: NodeConfig) -> Node {
+		const STARTUP: Duration = Duration::from_secs(120);
+		let dir = tempfile::tempdir().expect("temporary directory");
+		let log = dir.path().join("node.log");
+		let log_file = std::fs::File::create(&log).expect("log file");
+		let rpc_port = free_port();
+		let p2p_port = free_port();
+		// Validators of a non-dev chain must be given a network key; any non-zero 32 bytes do.
+		let node_key = format!("{:064x}", (u64::from(p2p_port) << 16) | u64::from(rpc_port));
+		let mut command = Command::new(node_binary());
+		command
+			.args(&config.args)
+			.arg("--base-path")
+			.arg(dir.path().join("data"))
+			.args(["--rpc-port", &rpc_port.to_string()])
+			.args(["--port", &p2p_port.to_string()])
+			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
+			.args(["--node-key", &node_key])
+			.args(["--no-prometheus", "--no-telemetry", "--no-mdns", "--rpc-cors", "all"])
+			.args(["--database", "paritydb"])
+			.stdin(Stdio::null())
+			.stdout(log_file.try_clone().expect("log file handle"))
+			.stderr(log_file);
+		for bootnode in &config.bootnodes {
+			command.args(["--bootnodes", bootnode]);
+		}
+		let child = command.spawn().unwrap_or_else(|e| {
+			panic!("cannot start {}: {e} (build it with scripts/build.sh)", node_binary().display())
+		});
+		let mut node = Node {
+			child: Some(child),
+			rpc_port,
+			p2p_port,
+			peer_id: String::new(),
+			log,
+			_dir: dir,
+		};
+		let deadline = Instant::now() + STARTUP;
+		loop {
+			if let Ok(client) = NodeClient::connect(&node.ws_url()).await {
+				if client.health().await.is_ok() {
+					break;
+				}
+			}
+			if let Some(status) = node.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+				panic!("node exited early with {status}; log:\n{}", node.log_tail());
+			}
+			assert!(Instant::now() < deadline, "node RPC not up in {STARTUP:?}; log:\n{}", node.log_tail());
+			tokio::time::sleep(Duration::from_millis(200)).await;
+		}
+		node.peer_id = node.client().await.local_peer_id().await.expect("system_localPeerId");
+		node
+	}
+
+	/// `ws://127.0.0.1:<rpc port>`.
+	pub fn ws_url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.rpc_port)
+	}
+
+	/// This node's address for other nodes' `--bootnodes`.
+	pub fn multiaddr(&self) -> String {
+		format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.p2p_port, self.peer_id)
+	}
+
+	/// A fresh RPC client of this node.
+	pub async fn client(&self) -> NodeClient {
+		NodeClient::connect(&self.ws_url()).await.expect("node RPC is up")
+	}
+
+	/// The last lines of the node's log.
+	pub fn log_tail(&self) -> String {
+		let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+		let lines: Vec<&str> = text.lines().collect();
+		lines[lines.len().saturating_sub(60)..].join("\n")
+	}
+
+	/// Stops the node: SIGTERM, then SIGKILL if it has not exited within 20 s. Returns whether
+	/// it exited by itself after SIGTERM.
+	pub fn stop(&mut self) -> bool {
+		let Some(mut child) = self.child.take() else { return true };
+		// SAFETY: sending a signal to our own child process, whose pid we hold.
+		unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+		let deadline = Instant::now() + Duration::from_secs(20);
+		while Instant::now() < deadline {
+			if let Ok(Some(_)) = child.try_wait() {
+				return true;
+			}
+			std::thread::sleep(Duration::from_millis(100));
+		}
+		let _ = child.kill();
+		let _ = child.wait();
+		false
+	}
+}
+
+impl Drop for Node {
+	fn drop(&mut self) {
+		if std::thread::panicking() {
+			eprintln!("--- log of node on rpc port {} ---\n{}", self.rpc_port, self.log_tail());
+		}
+		self.stop();
+	}
+}
+
+/// Polls `probe` every 250 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+	F: FnMut() -> Fut,
+	Fut: std::future::Future<Output = Option<T>>,
+{
+	let deadline = Instant::now() + timeout;
+	loop {
+		if let Some(value) = probe().await {
+			return value;
+		}
+		assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+		tokio::time::sleep(Duration::from_millis(250)).await;
+	}
+}
+
+/// Starts `--dev --tmp`-like single node (its own temporary base path).
+pub async fn dev_node() -> Node {
+	Node::start(NodeConfig { args: vec!["--dev".into()], bootnodes: vec![] }).await
+}
+
+/// Starts the three validators of `--chain local` (Alice, Bob, Charlie), peered through Alice.
+pub async fn local_network() -> Vec<Node> {
+	let validator = |name: &str| vec!["--chain".into(), "local".into(), format!("--{name}"), "--validator".into()];
+	let alice = Node::start(NodeConfig { args: validator("alice"), bootnodes: vec![] }).await;
+	let boot = vec![alice.multiaddr()];
+	let bob = Node::start(NodeConfig { args: validator("bob"), bootnodes: boot.clone() }).await;
+	let charlie = Node::start(NodeConfig { args: validator("charlie"), bootnodes: boot }).await;
+	vec![alice, bob, charlie]
+}
