@@ -13,4 +13,8 @@ export WASM_BUILD_RUSTFLAGS="${WASM_BUILD_RUSTFLAGS:--C link-arg=--allow-undefin
 # One target directory outside the clone, shared by builds, tests and CI, so a run after a
 # change recompiles only what changed.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keyorch/target}"
+# With the target directory outside the workspace, the wasm builder must be told where the
+# workspace (and its Cargo.lock) is.
+WASM_BUILD_WORKSPACE_HINT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export WASM_BUILD_WORKSPACE_HINT
 export KEYORCH_NODE_BIN="${KEYORCH_NODE_BIN:-$CARGO_TARGET_DIR/debug/keyorch-node}"

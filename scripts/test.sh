@@ -9,4 +9,4 @@ source scripts/env.sh
 if cargo fmt --version >/dev/null 2>&1; then
 	cargo fmt --all -- --check
 fi
-cargo test --locked --workspace -- --test-threads 2
+cargo test --locked --workspace --no-fail-fast -- --test-threads 2

@@ -94,7 +94,10 @@ impl NodeClient {
 	/// The hash of block `number`.
 	pub async fn block_hash(&self, number: u32) -> Result<H256, Error> {
 		let hash: Option<H256> = self.call("chain_getBlockHash", rpc_params![number]).await?;
-		hash.ok_or(Error::Malformed { method: "chain_getBlockHash", detail: "no such block".into() })
+		hash.ok_or(Error::Malformed {
+			method: "chain_getBlockHash",
+			detail: "no such block".into(),
+		})
 	}
 
 	/// `system_health`: peers and sync state.
@@ -127,17 +130,19 @@ impl NodeClient {
 	/// The free balance of `account` in the best block (0 for an account that does not exist).
 	pub async fn free_balance(&self, account: &AccountId) -> Result<Balance, Error> {
 		let key = [
-			sp_core::twox_128(b"System").as_slice(),
-			&sp_core::twox_128(b"Account"),
-			&sp_core::blake2_128(account.as_ref()),
+			sp_crypto_hashing::twox_128(b"System").as_slice(),
+			&sp_crypto_hashing::twox_128(b"Account"),
+			&sp_crypto_hashing::blake2_128(account.as_ref()),
 			account.as_ref(),
 		]
 		.concat();
 		match self.storage(&key).await? {
 			None => Ok(0),
-			Some(raw) => AccountInfo::decode(&mut &raw[..])
-				.map(|info| info.data.free)
-				.map_err(|e| Error::Malformed { method: "state_getStorage", detail: e.to_string() }),
+			Some(raw) => {
+				AccountInfo::decode(&mut &raw[..]).map(|info| info.data.free).map_err(|e| {
+					Error::Malformed { method: "state_getStorage", detail: e.to_string() }
+				})
+			},
 		}
 	}
 
@@ -159,8 +164,17 @@ impl NodeClient {
 			pallet_transaction_payment::ChargeTransactionPayment::from(0),
 			frame_system::WeightReclaim::new(),
 		);
-		let implicit =
-			((), version.spec_version, version.transaction_version, genesis, genesis, (), (), (), ());
+		let implicit = (
+			(),
+			version.spec_version,
+			version.transaction_version,
+			genesis,
+			genesis,
+			(),
+			(),
+			(),
+			(),
+		);
 		let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
 		let signature = payload.using_encoded(|bytes| signer.sign(bytes));
 		let extrinsic = UncheckedExtrinsic::new_signed(

@@ -71,7 +71,12 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
-			runner.run_node_until_exit(|config| async move {
+			runner.run_node_until_exit(|mut config| async move {
+				// Substrate would quietly move a busy RPC port to a random one; a client
+				// would then reach whatever holds the port instead of this node.
+				for endpoint in config.rpc.addr.iter_mut().flatten() {
+					endpoint.retry_random_port = false;
+				}
 				service::new_full(config).map_err(sc_cli::Error::Service)
 			})
 		},

@@ -14,7 +14,7 @@ use std::{
 	time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use futures::{Stream, StreamExt};
+use futures::{stream::BoxStream, Stream, StreamExt};
 use sc_consensus_manual_seal::EngineCommand;
 
 /// How often the heartbeat looks whether an empty block is due.
@@ -66,7 +66,7 @@ fn seal<H>(create_empty: bool) -> EngineCommand<H> {
 pub fn seal_commands<H: Send + 'static>(
 	transactions: impl Stream<Item = impl Send> + Send + 'static,
 	clock: DevClock,
-) -> impl Stream<Item = EngineCommand<H>> + Send + 'static {
+) -> BoxStream<'static, EngineCommand<H>> {
 	let on_transaction = transactions.map(|_| seal(false));
 	let heartbeat = futures::stream::unfold(clock, |clock| async move {
 		loop {
@@ -76,7 +76,7 @@ pub fn seal_commands<H: Send + 'static>(
 			}
 		}
 	});
-	futures::stream::select(on_transaction, heartbeat)
+	futures::stream::select(on_transaction, heartbeat).boxed()
 }
 
 #[cfg(test)]

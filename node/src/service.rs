@@ -14,13 +14,16 @@ use sc_service::{
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::{OffchainTransactionPoolFactory, TransactionPool};
 use sp_blockchain::HeaderBackend;
-use sp_consensus_aura::sr25519::AuthorityPair as AuraPair;
+use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
 use sp_runtime::traits::Block as BlockT;
 
 use crate::dev_seal::{self, DevClock};
 
-type FullClient =
-	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>>;
+type FullClient = sc_service::TFullClient<
+	Block,
+	RuntimeApi,
+	sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>,
+>;
 type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 type FullPool = sc_transaction_pool::TransactionPoolHandle<Block, FullClient>;
@@ -60,6 +63,7 @@ fn new_base(config: &Configuration) -> Result<Base, ServiceError> {
 			config,
 			telemetry.as_ref().map(|(_, telemetry)| telemetry.handle()),
 			executor,
+			Vec::new(),
 		)?;
 	let client = Arc::new(client);
 
@@ -105,10 +109,12 @@ enum Sealing {
 /// Builds and starts a full node for `config`.
 pub fn new_full(config: Configuration) -> Result<TaskManager, ServiceError> {
 	match config.network.network_backend {
-		sc_network::config::NetworkBackendType::Libp2p =>
-			new_full_with::<sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>>(config),
-		sc_network::config::NetworkBackendType::Litep2p =>
-			new_full_with::<sc_network::Litep2pNetworkBackend>(config),
+		sc_network::config::NetworkBackendType::Libp2p => {
+			new_full_with::<sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>>(config)
+		},
+		sc_network::config::NetworkBackendType::Litep2p => {
+			new_full_with::<sc_network::Litep2pNetworkBackend>(config)
+		},
 	}
 }
 
@@ -142,24 +148,28 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 			telemetry.as_ref().map(|x| x.handle()),
 		)?;
 		let cidp_client = client.clone();
-		let queue = sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(ImportQueueParams {
-			block_import: block_import.clone(),
-			justification_import: Some(Box::new(block_import.clone())),
-			client: client.clone(),
-			create_inherent_data_providers: move |parent_hash, _| {
-				let cidp_client = cidp_client.clone();
-				async move {
-					let slot_duration =
-						sc_consensus_aura::standalone::slot_duration_at(&*cidp_client, parent_hash)?;
-					Ok(aura_inherents(slot_duration))
-				}
-			},
-			spawner: &task_manager.spawn_essential_handle(),
-			registry: config.prometheus_registry(),
-			check_for_equivocation: Default::default(),
-			telemetry: telemetry.as_ref().map(|x| x.handle()),
-			compatibility_mode: Default::default(),
-		})?;
+		let queue =
+			sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(ImportQueueParams {
+				block_import: block_import.clone(),
+				justification_import: Some(Box::new(block_import.clone())),
+				client: client.clone(),
+				create_inherent_data_providers: move |parent_hash, _| {
+					let cidp_client = cidp_client.clone();
+					async move {
+						let slot_duration = sc_consensus_aura::standalone::slot_duration_at::<
+							AuraId,
+							_,
+							_,
+						>(&*cidp_client, parent_hash)?;
+						Ok(aura_inherents(slot_duration))
+					}
+				},
+				spawner: &task_manager.spawn_essential_handle(),
+				registry: config.prometheus_registry(),
+				check_for_equivocation: Default::default(),
+				telemetry: telemetry.as_ref().map(|x| x.handle()),
+				compatibility_mode: Default::default(),
+			})?;
 		(queue, Sealing::AuraGrandpa { block_import, link })
 	};
 
@@ -271,11 +281,8 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 
 	match sealing {
 		Sealing::Dev => {
-			let slot_duration = sc_consensus_aura::slot_duration(&*client)?;
-			let clock = DevClock::new(
-				best_block_timestamp(&client),
-				slot_duration.as_millis(),
-			);
+			let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
+			let clock = DevClock::new(best_block_timestamp(&client), slot_duration.as_millis());
 			let commands_stream = dev_seal::seal_commands(
 				transaction_pool.import_notification_stream(),
 				clock.clone(),
@@ -307,7 +314,7 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 		},
 		Sealing::AuraGrandpa { block_import, link } => {
 			if role.is_authority() {
-				let slot_duration = sc_consensus_aura::slot_duration(&*client)?;
+				let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
 				let aura = sc_consensus_aura::start_aura::<AuraPair, _, _, _, _, _, _, _, _, _, _>(
 					StartAuraParams {
 						slot_duration,
@@ -347,8 +354,8 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 					telemetry: telemetry.as_ref().map(|x| x.handle()),
 					protocol_name: grandpa_protocol_name,
 				};
-				let voter = sc_consensus_grandpa::run_grandpa_voter(
-					sc_consensus_grandpa::GrandpaParams {
+				let voter =
+					sc_consensus_grandpa::run_grandpa_voter(sc_consensus_grandpa::GrandpaParams {
 						config: grandpa_config,
 						link,
 						network,
@@ -362,13 +369,8 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 						offchain_tx_pool_factory: OffchainTransactionPoolFactory::new(
 							transaction_pool,
 						),
-					},
-				)?;
-				task_manager.spawn_essential_handle().spawn_blocking(
-					"grandpa-voter",
-					None,
-					voter,
-				);
+					})?;
+				task_manager.spawn_essential_handle().spawn_blocking("grandpa-voter", None, voter);
 			}
 		},
 	}
@@ -391,7 +393,7 @@ fn aura_inherents(
 /// `pallet_timestamp::Now` of the best block, or 0 on a fresh chain.
 fn best_block_timestamp(client: &FullClient) -> u64 {
 	use codec::Decode;
-	let key = [sp_core::twox_128(b"Timestamp"), sp_core::twox_128(b"Now")].concat();
+	let key = [sp_io::hashing::twox_128(b"Timestamp"), sp_io::hashing::twox_128(b"Now")].concat();
 	client
 		.storage(client.info().best_hash, &sc_client_api::StorageKey(key))
 		.ok()
@@ -399,4 +401,3 @@ fn best_block_timestamp(client: &FullClient) -> u64 {
 		.and_then(|data| u64::decode(&mut &data.0[..]).ok())
 		.unwrap_or(0)
 }
-

@@ -25,7 +25,11 @@ impl Validator {
 	/// The keys that `--alice`, `--bob`… derive from one well-known dev seed: `sr` and `ed` are
 	/// that seed's sr25519 and ed25519 keys.
 	fn dev(sr: Sr25519Keyring, ed: Ed25519Keyring) -> Self {
-		Self { aura: sr.public().into(), grandpa: ed.public().into(), orchestrator: sr.public().into() }
+		Self {
+			aura: sr.public().into(),
+			grandpa: ed.public().into(),
+			orchestrator: sr.public().into(),
+		}
 	}
 }
 

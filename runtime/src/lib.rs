@@ -12,6 +12,8 @@ include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
 
 extern crate alloc;
 
+use alloc::vec::Vec;
+
 mod apis;
 mod configs;
 pub mod genesis_config_presets;
@@ -21,8 +23,6 @@ use sp_runtime::{
 	traits::{BlakeTwo256, IdentifyAccount, Verify},
 	MultiAddress, MultiSignature,
 };
-#[cfg(feature = "std")]
-use sp_version::NativeVersion;
 use sp_version::{runtime_version, RuntimeVersion};
 
 pub use apis::RuntimeApi;
@@ -89,12 +89,6 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 pub const MILLISECS_PER_BLOCK: u64 = 3000;
 /// Aura slot length; it cannot change once a chain has started.
 pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
-
-/// The version of the runtime compiled into the node, for `--help` and RPC.
-#[cfg(feature = "std")]
-pub fn native_version() -> NativeVersion {
-	NativeVersion { runtime_version: VERSION, can_author_with: Default::default() }
-}
 
 /// The address format of transactions.
 pub type Address = MultiAddress<AccountId, ()>;

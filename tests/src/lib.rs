@@ -69,7 +69,6 @@ impl Node {
 			.arg("--base-path")
 			.arg(dir.path().join("data"))
 			.args(["--rpc-port", &rpc_port.to_string()])
-			.args(["--port", &p2p_port.to_string()])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
 			.args(["--node-key", &node_key])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns", "--rpc-cors", "all"])
@@ -83,14 +82,8 @@ impl Node {
 		let child = command.spawn().unwrap_or_else(|e| {
 			panic!("cannot start {}: {e} (build it with scripts/build.sh)", node_binary().display())
 		});
-		let mut node = Node {
-			child: Some(child),
-			rpc_port,
-			p2p_port,
-			peer_id: String::new(),
-			log,
-			_dir: dir,
-		};
+		let mut node =
+			Node { child: Some(child), rpc_port, p2p_port, peer_id: String::new(), log, _dir: dir };
 		let deadline = Instant::now() + STARTUP;
 		loop {
 			if let Ok(client) = NodeClient::connect(&node.ws_url()).await {
@@ -101,7 +94,11 @@ impl Node {
 			if let Some(status) = node.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
 				panic!("node exited early with {status}; log:\n{}", node.log_tail());
 			}
-			assert!(Instant::now() < deadline, "node RPC not up in {STARTUP:?}; log:\n{}", node.log_tail());
+			assert!(
+				Instant::now() < deadline,
+				"node RPC not up in {STARTUP:?}; log:\n{}",
+				node.log_tail()
+			);
 			tokio::time::sleep(Duration::from_millis(200)).await;
 		}
 		node.peer_id = node.client().await.local_peer_id().await.expect("system_localPeerId");
@@ -181,7 +178,9 @@ pub async fn dev_node() -> Node {
 
 /// Starts the three validators of `--chain local` (Alice, Bob, Charlie), peered through Alice.
 pub async fn local_network() -> Vec<Node> {
-	let validator = |name: &str| vec!["--chain".into(), "local".into(), format!("--{name}"), "--validator".into()];
+	let validator = |name: &str| {
+		vec!["--chain".into(), "local".into(), format!("--{name}"), "--validator".into()]
+	};
 	let alice = Node::start(NodeConfig { args: validator("alice"), bootnodes: vec![] }).await;
 	let boot = vec![alice.multiaddr()];
 	let bob = Node::start(NodeConfig { args: validator("bob"), bootnodes: boot.clone() }).await;

@@ -25,7 +25,7 @@ fn assert_one_clear_error(stderr: &str, expected: &str) {
 
 #[test]
 fn unknown_chain_name_says_which_names_exist() {
-	let (code, stderr) = run(&["--chain", "no-such-chain", "--tmp"]);
+	let (code, stderr) = run(&["--chain", "no-such-chain"]);
 	assert_ne!(code, 0);
 	assert_one_clear_error(&stderr, "unknown chain 'no-such-chain': use 'dev' or 'local'");
 }

@@ -16,11 +16,12 @@ async fn dev_node_produces_and_finalizes_blocks_and_answers_rpc() {
 
 	let genesis = client.header(None).await.expect("chain_getHeader").number;
 	// Without any transaction, a block still comes every slot (3 s), finalized at once.
-	let finalized = wait_for("the dev chain to finalize two blocks", Duration::from_secs(30), || async {
-		let number = client.finalized_number().await.ok()?;
-		(number >= genesis + 2).then_some(number)
-	})
-	.await;
+	let finalized =
+		wait_for("the dev chain to finalize two blocks", Duration::from_secs(30), || async {
+			let number = client.finalized_number().await.ok()?;
+			(number >= genesis + 2).then_some(number)
+		})
+		.await;
 	let best = client.header(None).await.expect("chain_getHeader").number;
 	assert!(best >= finalized, "best {best} is behind finalized {finalized}");
 

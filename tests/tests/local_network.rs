@@ -15,20 +15,28 @@ async fn three_validators_peer_and_finality_advances() {
 	}
 
 	for (i, client) in clients.iter().enumerate() {
-		wait_for(&format!("node {i} to peer with both others"), Duration::from_secs(60), || async {
-			let health = client.health().await.ok()?;
-			(health.peers >= 2).then_some(())
-		})
+		wait_for(
+			&format!("node {i} to peer with both others"),
+			Duration::from_secs(60),
+			|| async {
+				let health = client.health().await.ok()?;
+				(health.peers >= 2).then_some(())
+			},
+		)
 		.await;
 	}
 
 	// Finality must advance by several blocks on every node (3 s slots).
 	let target = clients[0].finalized_number().await.unwrap() + 3;
 	for (i, client) in clients.iter().enumerate() {
-		wait_for(&format!("node {i} to finalize block {target}"), Duration::from_secs(90), || async {
-			let number = client.finalized_number().await.ok()?;
-			(number >= target).then_some(number)
-		})
+		wait_for(
+			&format!("node {i} to finalize block {target}"),
+			Duration::from_secs(90),
+			|| async {
+				let number = client.finalized_number().await.ok()?;
+				(number >= target).then_some(number)
+			},
+		)
 		.await;
 	}
 
@@ -37,5 +45,8 @@ async fn three_validators_peer_and_finality_advances() {
 	for client in &clients {
 		hashes.push(client.block_hash(target).await.unwrap());
 	}
-	assert!(hashes.windows(2).all(|w| w[0] == w[1]), "validators disagree on block {target}: {hashes:?}");
+	assert!(
+		hashes.windows(2).all(|w| w[0] == w[1]),
+		"validators disagree on block {target}: {hashes:?}"
+	);
 }
