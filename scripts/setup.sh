@@ -16,7 +16,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
-command -v clang >/dev/null 2>&1 || true   # not needed: no rocksdb
+
 
 rustup_has_wasm() {
   command -v rustup >/dev/null 2>&1 || return 1
@@ -34,6 +34,7 @@ else
     need_apt+=(rust-web-src)
   fi
   command -v lld-22 >/dev/null 2>&1 || [ -x /usr/bin/lld-22 ] || need_apt+=(lld-22)
+  [ -x /usr/bin/cargo-clippy ] || need_apt+=(rust-web-clippy)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
