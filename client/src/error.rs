@@ -30,6 +30,12 @@ pub enum Error {
 		/// What did not decode.
 		detail: String,
 	},
+	/// The node holds no record under this key.
+	#[error("no record with key {key:?} on this node")]
+	RecordNotFound {
+		/// The DHT key asked for.
+		key: sp_core::H256,
+	},
 	/// A secret URI (`//Alice`, a mnemonic, a hex seed) that is not valid.
 	#[error("not a valid secret URI for an sr25519 key (expected e.g. //Alice, a mnemonic or a 0x seed)")]
 	BadSecretUri,

@@ -146,6 +146,18 @@ impl NodeClient {
 		}
 	}
 
+	/// The sealed record stored under DHT key `key`, SCALE-encoded, from this node.
+	pub async fn record(&self, key: H256) -> Result<Vec<u8>, Error> {
+		const RECORD_NOT_FOUND: i32 = 7001;
+		match self.rpc.request::<Bytes, _>("keyorch_getRecord", rpc_params![key]).await {
+			Ok(bytes) => Ok(bytes.0),
+			Err(jsonrpsee::core::ClientError::Call(call)) if call.code() == RECORD_NOT_FOUND => {
+				Err(Error::RecordNotFound { key })
+			},
+			Err(source) => Err(Error::Rpc { method: "keyorch_getRecord", source }),
+		}
+	}
+
 	/// Signs `call` with `signer` (immortal, no tip) and submits it; returns the transaction hash.
 	pub async fn sign_and_submit(&self, signer: &Signer, call: RuntimeCall) -> Result<H256, Error> {
 		let genesis = self.block_hash(0).await?;

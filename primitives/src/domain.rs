@@ -29,6 +29,10 @@ pub const KEY_FINGERPRINT: &[u8] = b"keyorch/v1/key-fingerprint";
 /// Hash prefix of the DHT key of a sealed share record.
 pub const DHT_RECORD_KEY: &[u8] = b"keyorch/v1/dht-record";
 
+/// Key prefix of a sealed record in a node's persistent off-chain storage; the DHT key of
+/// the record follows it.
+pub const OFFCHAIN_RECORD: &[u8] = b"keyorch/v1/record/";
+
 /// Prefix of the message signed in a share release request.
 pub const RELEASE_REQUEST: &[u8] = b"keyorch/v1/share-release-request";
 

@@ -108,7 +108,7 @@ pub use frame::{FrameHeader, FrameReceiver, FrameSender, SessionId};
 pub use keys::{EncryptionPublicKey, EncryptionSecret};
 pub use metadata::{Permissions, RotationPolicy, StreamMetadata};
 pub use release::{ReleaseTerms, SealedShareAnswer, ShareReleaseRequest};
-pub use sealed::{record_dht_key, record_hash, SealedShareRecord};
+pub use sealed::{offchain_record_key, record_dht_key, record_hash, SealedShareRecord};
 pub use stream::{Direction, KeyFingerprint, StreamKeys};
 pub use vss::{combine, deal, Commitments, DealContext, Dealing, HolderShare, StreamSecret};
 pub use wire::{WireFormat, WireVersion};

@@ -1,5 +1,7 @@
 //! Sealed share records: what the orchestrator publishes to the DHT.
 
+use alloc::vec::Vec;
+
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use rand_core::{CryptoRng, RngCore};
 use scale_info::TypeInfo;
@@ -108,6 +110,11 @@ impl SealedShareRecord {
 /// `blake2b-256(SCALE(DHT_RECORD_KEY, stream_id, epoch, holder_index))`.
 pub fn record_dht_key(context: &DealContext, holder_index: HolderIndex) -> [u8; 32] {
 	(domain::DHT_RECORD_KEY, context, holder_index).using_encoded(blake2_256)
+}
+
+/// Where a node keeps the record with DHT key `dht_key` in its persistent off-chain storage.
+pub fn offchain_record_key(dht_key: &[u8; 32]) -> Vec<u8> {
+	[domain::OFFCHAIN_RECORD, dht_key.as_slice()].concat()
 }
 
 /// The hash committed on chain for a record: `blake2b-256(SCALE(record))`.

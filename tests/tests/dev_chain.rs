@@ -25,6 +25,12 @@ async fn dev_node_produces_and_finalizes_blocks_and_answers_rpc() {
 	let best = client.header(None).await.expect("chain_getHeader").number;
 	assert!(best >= finalized, "best {best} is behind finalized {finalized}");
 
+	let unknown = client.record(sp_core::H256::repeat_byte(0x5a)).await;
+	assert!(
+		matches!(unknown, Err(keyorch_client::Error::RecordNotFound { .. })),
+		"keyorch_getRecord of an unknown key: {unknown:?}"
+	);
+
 	assert!(node.stop(), "the node did not stop within 20 s of SIGTERM");
 }
 

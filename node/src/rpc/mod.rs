@@ -1,5 +1,7 @@
 //! The node's JSON-RPC: Substrate's standard methods (system, chain, state, author, offchain,
-//! added by sc-service) plus account nonces and fee queries.
+//! added by sc-service), account nonces and fee queries, and keyorch's own `keyorch_` namespace.
+
+pub mod keyorch;
 
 use std::sync::Arc;
 
@@ -11,16 +13,18 @@ use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 
 /// What the RPC extensions need.
-pub struct FullDeps<C, P> {
+pub struct FullDeps<C, P, S> {
 	/// The client.
 	pub client: Arc<C>,
 	/// The transaction pool.
 	pub pool: Arc<P>,
+	/// The node's off-chain storage, where dealt records are kept.
+	pub offchain_store: Option<S>,
 }
 
 /// The RPC extensions of a full node.
-pub fn create_full<C, P>(
-	deps: FullDeps<C, P>,
+pub fn create_full<C, P, S>(
+	deps: FullDeps<C, P, S>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
 where
 	C: ProvideRuntimeApi<Block>
@@ -33,13 +37,16 @@ where
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
 	P: TransactionPool + 'static,
+	S: sp_core::offchain::OffchainStorage + 'static,
 {
+	use self::keyorch::{Keyorch, KeyorchApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool } = deps;
+	let FullDeps { client, pool, offchain_store } = deps;
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(Keyorch::new(offchain_store).into_rpc())?;
 	Ok(module)
 }
