@@ -8,7 +8,7 @@ use jsonrpsee::{
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
-use keyorch_runtime::{Address, SignedPayload, TxExtension, UncheckedExtrinsic};
+use keyorch_runtime::{Address, SignedPayload, UncheckedExtrinsic};
 use serde::{de::DeserializeOwned, Deserialize};
 use sp_core::{Bytes, H256};
 use sp_runtime::{generic::Era, MultiSignature};
@@ -165,17 +165,7 @@ impl NodeClient {
 		let account = signer.account_id();
 		let nonce = self.next_nonce(&account).await?;
 
-		let extension: TxExtension = (
-			frame_system::CheckNonZeroSender::new(),
-			frame_system::CheckSpecVersion::new(),
-			frame_system::CheckTxVersion::new(),
-			frame_system::CheckGenesis::new(),
-			frame_system::CheckEra::from(Era::Immortal),
-			frame_system::CheckNonce::from(nonce),
-			frame_system::CheckWeight::new(),
-			pallet_transaction_payment::ChargeTransactionPayment::from(0),
-			frame_system::WeightReclaim::new(),
-		);
+		let extension = keyorch_runtime::tx_extension(nonce, Era::Immortal);
 		let implicit = (
 			(),
 			version.spec_version,

@@ -118,3 +118,45 @@ impl pallet_sudo::Config for Runtime {
 impl pallet_keyorch::Config for Runtime {
 	type MaxOrchestrators = ConstU32<16>;
 }
+
+// Off-chain workers sign transactions (an orchestrator's `submit_key_epoch`) with keys from the
+// node's keystore.
+impl frame_system::offchain::SigningTypes for Runtime {
+	type Public = <Signature as sp_runtime::traits::Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Runtime
+where
+	RuntimeCall: From<LocalCall>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Runtime
+where
+	RuntimeCall: From<LocalCall>,
+{
+	fn create_signed_transaction<
+		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: Nonce,
+	) -> Option<UncheckedExtrinsic> {
+		use codec::Encode;
+		use sp_runtime::{generic::Era, traits::StaticLookup};
+		// Valid for about half the block-hash window, so a dropped transaction expires and is
+		// resubmitted rather than lingering.
+		let period = u64::from(BlockHashCount::get()).checked_next_power_of_two()? / 2;
+		let current = u64::from(System::block_number().saturating_sub(1));
+		let extension = tx_extension(nonce, Era::mortal(period, current));
+		let payload = SignedPayload::new(call, extension).ok()?;
+		let signature = payload.using_encoded(|bytes| C::sign(bytes, public))?;
+		let (call, extension, _) = payload.deconstruct();
+		let address = <Runtime as frame_system::Config>::Lookup::unlookup(account);
+		Some(UncheckedExtrinsic::new_signed(call, address, signature, extension))
+	}
+}

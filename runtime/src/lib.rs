@@ -108,6 +108,21 @@ pub type TxExtension = (
 	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
 	frame_system::WeightReclaim<Runtime>,
 );
+/// The extensions of a signed transaction from `nonce`, valid during `era`, with no tip.
+pub fn tx_extension(nonce: Nonce, era: sp_runtime::generic::Era) -> TxExtension {
+	(
+		frame_system::CheckNonZeroSender::new(),
+		frame_system::CheckSpecVersion::new(),
+		frame_system::CheckTxVersion::new(),
+		frame_system::CheckGenesis::new(),
+		frame_system::CheckEra::from(era),
+		frame_system::CheckNonce::from(nonce),
+		frame_system::CheckWeight::new(),
+		pallet_transaction_payment::ChargeTransactionPayment::from(0),
+		frame_system::WeightReclaim::new(),
+	)
+}
+
 /// A transaction as it is submitted.
 pub type UncheckedExtrinsic =
 	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
