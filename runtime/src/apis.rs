@@ -7,6 +7,10 @@ use frame_support::{
 	weights::Weight,
 };
 use pallet_grandpa::AuthorityId as GrandpaId;
+use pallet_keyorch::{
+	EpochIndex, EpochView, OrchestratorId, PendingEpochView, StreamId, StreamStatus, StreamView,
+	Tombstone, X25519PublicKey,
+};
 use sp_api::impl_runtime_apis;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_core::{crypto::KeyTypeId, OpaqueMetadata};
@@ -191,6 +195,44 @@ impl_runtime_apis! {
 		}
 		fn query_length_to_fee(length: u32) -> Balance {
 			TransactionPayment::length_to_fee(length)
+		}
+	}
+
+	impl pallet_keyorch::runtime_api::KeyorchApi<Block, AccountId, BlockNumber> for Runtime {
+		fn stream(stream: StreamId) -> Option<StreamView<AccountId, BlockNumber>> {
+			Keyorch::stream_view(stream)
+		}
+
+		fn stream_status(stream: StreamId) -> Option<StreamStatus> {
+			Keyorch::stream_status(stream)
+		}
+
+		fn tombstone(stream: StreamId) -> Option<Tombstone<AccountId, BlockNumber>> {
+			Keyorch::tombstone(stream)
+		}
+
+		fn current_epoch(stream: StreamId) -> Option<EpochView<BlockNumber>> {
+			Keyorch::current_epoch_view(stream)
+		}
+
+		fn epoch(stream: StreamId, epoch: EpochIndex) -> Option<EpochView<BlockNumber>> {
+			Keyorch::epoch_view(stream, epoch)
+		}
+
+		fn may_request_share(stream: StreamId, requester: AccountId, witness: AccountId) -> bool {
+			Keyorch::may_request_share(stream, &requester, &witness)
+		}
+
+		fn pending_epochs() -> Vec<PendingEpochView<BlockNumber>> {
+			Keyorch::pending_epochs()
+		}
+
+		fn designated_orchestrator(stream: StreamId, epoch: EpochIndex) -> Option<OrchestratorId> {
+			Keyorch::designated_orchestrator(stream, epoch, System::block_number())
+		}
+
+		fn participant_key(who: AccountId) -> Option<X25519PublicKey> {
+			Keyorch::participant_key(&who)
 		}
 	}
 

@@ -115,8 +115,38 @@ impl pallet_sudo::Config for Runtime {
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
 }
 
+parameter_types! {
+	/// A tenth of a block for scheduled expiries and rotations; `on_idle` adds what blocks leave.
+	pub KeyorchServiceWeight: Weight = Perbill::from_percent(10) * RuntimeBlockWeights::get().max_block;
+}
+
 impl pallet_keyorch::Config for Runtime {
+	type AuthorityId = pallet_keyorch::crypto::OrchestratorAuthId;
+	/// Ten blocks (30 s) for a dealt epoch to land before the orchestrator submits it again.
+	type ResubmitAfter = ConstU32<10>;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Currency = Balances;
+	// Aura has no VRF; the parent hash is what there is (the author can bias it, see its docs).
+	type Randomness = pallet_keyorch::ParentHashRandomness<Runtime>;
+	type CommitmentVerifier = pallet_keyorch::RistrettoCommitments;
+	type ForceOrigin = frame_system::EnsureRoot<AccountId>;
+	type WeightInfo = pallet_keyorch::weights::SubstrateWeight<Runtime>;
 	type MaxOrchestrators = ConstU32<16>;
+	type MaxWitnesses = ConstU32<256>;
+	type MaxWitnessesPerStream = ConstU32<16>;
+	type MaxDataTypeLen = ConstU32<64>;
+	type MaxReasonLen = ConstU32<256>;
+	/// 30 days of 3-second blocks.
+	type MaxStreamDuration = ConstU32<864_000>;
+	/// Rotation every other block at most: short-lived keys are the point.
+	type MinRotationInterval = ConstU32<2>;
+	/// 30 s before the next orchestrator may deal an epoch the designated one did not.
+	type TakeoverDelay = ConstU32<10>;
+	type WitnessDeposit = ConstU128<{ 100 * UNIT }>;
+	type StreamDeposit = ConstU128<UNIT>;
+	type MaxScheduledPerBlock = ConstU32<512>;
+	type MaxScheduleLookahead = ConstU32<16>;
+	type ServiceWeight = KeyorchServiceWeight;
 }
 
 // Off-chain workers sign transactions (an orchestrator's `submit_key_epoch`) with keys from the
