@@ -30,6 +30,18 @@ pub enum Error {
 		/// What did not decode.
 		detail: String,
 	},
+	/// The transaction pool refused the transaction or dropped it.
+	#[error("the transaction was not included: {status}")]
+	TransactionRejected {
+		/// The pool's last status (`invalid`, `dropped`, `usurped`…).
+		status: String,
+	},
+	/// The transaction was included but its call failed.
+	#[error("the chain refused the call: {reason}")]
+	DispatchFailed {
+		/// The pallet error, e.g. `Keyorch(ProviderNotRegistered)`.
+		reason: String,
+	},
 	/// The node holds no record under this key.
 	#[error("no record with key {key:?} on this node")]
 	RecordNotFound {

@@ -11,8 +11,10 @@ mod node;
 mod signer;
 
 pub use error::Error;
-pub use node::{Health, NodeClient, RuntimeVersionInfo};
+pub use node::{Health, Included, NodeClient, RuntimeVersionInfo};
 pub use signer::Signer;
 
 /// Types of the keyorch runtime an application needs to build calls.
-pub use keyorch_runtime::{AccountId, Balance, BlockNumber, Hash, Header, RuntimeCall};
+pub use keyorch_runtime::{
+	AccountId, Balance, BlockNumber, Hash, Header, RuntimeCall, RuntimeEvent,
+};

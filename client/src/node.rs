@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use codec::{Decode, Encode};
 use jsonrpsee::{
-	core::client::ClientT,
+	core::client::{ClientT, Subscription, SubscriptionClientT},
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
@@ -13,7 +13,7 @@ use serde::{de::DeserializeOwned, Deserialize};
 use sp_core::{Bytes, H256};
 use sp_runtime::{generic::Era, MultiSignature};
 
-use crate::{AccountId, Balance, Error, Header, RuntimeCall, Signer};
+use crate::{AccountId, Balance, Error, Header, RuntimeCall, RuntimeEvent, Signer};
 
 /// How long one RPC call may take before it fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,6 +43,25 @@ pub struct RuntimeVersionInfo {
 }
 
 type AccountInfo = frame_system::AccountInfo<u32, pallet_balances::AccountData<Balance>>;
+type EventRecord = frame_system::EventRecord<RuntimeEvent, H256>;
+
+/// How long [`NodeClient::submit_and_watch`] waits for a transaction to be included.
+const TX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A transaction in a block.
+#[derive(Debug, Clone)]
+pub struct Included {
+	/// The block's hash.
+	pub block: H256,
+	/// The block's number.
+	pub number: u32,
+	/// The events the transaction emitted.
+	pub events: Vec<RuntimeEvent>,
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+	bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// A connection to one keyorch node.
 pub struct NodeClient {
@@ -120,11 +139,51 @@ impl NodeClient {
 		self.call("system_accountNextIndex", rpc_params![account.to_string()]).await
 	}
 
-	/// Raw storage at `key` in the best block.
-	pub async fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+	/// Raw storage at `key` in block `at`, or in the best block.
+	pub async fn storage(&self, key: &[u8], at: Option<H256>) -> Result<Option<Vec<u8>>, Error> {
 		let value: Option<Bytes> =
-			self.call("state_getStorage", rpc_params![Bytes(key.to_vec())]).await?;
+			self.call("state_getStorage", rpc_params![Bytes(key.to_vec()), at]).await?;
 		Ok(value.map(|bytes| bytes.0))
+	}
+
+	/// The runtime events of block `at`.
+	pub async fn events(&self, at: H256) -> Result<Vec<RuntimeEvent>, Error> {
+		Ok(self.event_records(at).await?.into_iter().map(|record| record.event).collect())
+	}
+
+	async fn event_records(&self, at: H256) -> Result<Vec<EventRecord>, Error> {
+		let key = [sp_crypto_hashing::twox_128(b"System"), sp_crypto_hashing::twox_128(b"Events")]
+			.concat();
+		let Some(raw) = self.storage(&key, Some(at)).await? else { return Ok(Vec::new()) };
+		Vec::<EventRecord>::decode(&mut &raw[..])
+			.map_err(|e| Error::Malformed { method: "state_getStorage", detail: e.to_string() })
+	}
+
+	/// Waits until a block from number `from` on has an event for which `matches` gives a value,
+	/// and returns that value and the block number; gives up after `timeout`.
+	pub async fn wait_for_event<R>(
+		&self,
+		from: u32,
+		timeout: Duration,
+		what: &str,
+		mut matches: impl FnMut(&RuntimeEvent) -> Option<R>,
+	) -> Result<(R, u32), Error> {
+		let deadline = tokio::time::Instant::now() + timeout;
+		let mut next = from;
+		loop {
+			let best = self.header(None).await?.number;
+			while next <= best {
+				let hash = self.block_hash(next).await?;
+				if let Some(found) = self.events(hash).await?.iter().find_map(&mut matches) {
+					return Ok((found, next));
+				}
+				next += 1;
+			}
+			if tokio::time::Instant::now() >= deadline {
+				return Err(Error::Timeout { what: what.to_string(), seconds: timeout.as_secs() });
+			}
+			tokio::time::sleep(Duration::from_millis(250)).await;
+		}
 	}
 
 	/// The free balance of `account` in the best block (0 for an account that does not exist).
@@ -136,7 +195,7 @@ impl NodeClient {
 			account.as_ref(),
 		]
 		.concat();
-		match self.storage(&key).await? {
+		match self.storage(&key, None).await? {
 			None => Ok(0),
 			Some(raw) => {
 				AccountInfo::decode(&mut &raw[..]).map(|info| info.data.free).map_err(|e| {
@@ -158,8 +217,8 @@ impl NodeClient {
 		}
 	}
 
-	/// Signs `call` with `signer` (immortal, no tip) and submits it; returns the transaction hash.
-	pub async fn sign_and_submit(&self, signer: &Signer, call: RuntimeCall) -> Result<H256, Error> {
+	/// `call` signed by `signer` (immortal, no tip), SCALE-encoded.
+	async fn signed_extrinsic(&self, signer: &Signer, call: RuntimeCall) -> Result<Vec<u8>, Error> {
 		let genesis = self.block_hash(0).await?;
 		let version = self.runtime_version().await?;
 		let account = signer.account_id();
@@ -185,6 +244,91 @@ impl NodeClient {
 			MultiSignature::Sr25519(signature),
 			extension,
 		);
-		self.call("author_submitExtrinsic", rpc_params![Bytes(extrinsic.encode())]).await
+		Ok(extrinsic.encode())
+	}
+
+	/// Signs `call` with `signer` and submits it without waiting; returns the transaction hash.
+	pub async fn sign_and_submit(&self, signer: &Signer, call: RuntimeCall) -> Result<H256, Error> {
+		let extrinsic = self.signed_extrinsic(signer, call).await?;
+		self.call("author_submitExtrinsic", rpc_params![Bytes(extrinsic)]).await
+	}
+
+	/// Signs `call` with `signer`, submits it and waits (at most `TX_TIMEOUT`) until it is in a
+	/// block; returns that block and its events, or the reason the chain refused the call.
+	pub async fn submit_and_watch(
+		&self,
+		signer: &Signer,
+		call: RuntimeCall,
+	) -> Result<Included, Error> {
+		let extrinsic = self.signed_extrinsic(signer, call).await?;
+		let method = "author_submitAndWatchExtrinsic";
+		let mut statuses: Subscription<serde_json::Value> = self
+			.rpc
+			.subscribe(method, rpc_params![Bytes(extrinsic.clone())], "author_unwatchExtrinsic")
+			.await
+			.map_err(|source| Error::Rpc { method, source })?;
+		let deadline = tokio::time::Instant::now() + TX_TIMEOUT;
+		let block = loop {
+			let status = tokio::time::timeout_at(deadline, statuses.next())
+				.await
+				.map_err(|_| Error::Timeout {
+					what: "the transaction to be included".into(),
+					seconds: TX_TIMEOUT.as_secs(),
+				})?
+				.ok_or_else(|| Error::Malformed { method, detail: "subscription closed".into() })?
+				.map_err(|e| Error::Malformed { method, detail: e.to_string() })?;
+			if let Some(hash) = ["inBlock", "finalized"]
+				.iter()
+				.find_map(|state| status.get(state))
+				.and_then(|hash| serde_json::from_value::<H256>(hash.clone()).ok())
+			{
+				break hash;
+			}
+			let state = status
+				.as_str()
+				.map(str::to_string)
+				.or_else(|| status.as_object().and_then(|o| o.keys().next().cloned()));
+			if let Some(state @ ("invalid" | "dropped" | "usurped" | "finalityTimeout")) =
+				state.as_deref()
+			{
+				return Err(Error::TransactionRejected { status: state.to_string() });
+			}
+		};
+		self.included(block, &extrinsic).await
+	}
+
+	/// The outcome of `extrinsic` in `block`.
+	async fn included(&self, block: H256, extrinsic: &[u8]) -> Result<Included, Error> {
+		let method = "chain_getBlock";
+		let body: serde_json::Value = self.call(method, rpc_params![block]).await?;
+		let encoded = format!("0x{}", hex_encode(extrinsic));
+		let index = body["block"]["extrinsics"]
+			.as_array()
+			.and_then(|all| all.iter().position(|x| x.as_str() == Some(encoded.as_str())))
+			.ok_or_else(|| Error::Malformed {
+				method,
+				detail: "transaction not in its block".into(),
+			})? as u32;
+		let number = self.header(Some(block)).await?.number;
+		let events: Vec<RuntimeEvent> = self
+			.event_records(block)
+			.await?
+			.into_iter()
+			.filter(|record| record.phase == frame_system::Phase::ApplyExtrinsic(index))
+			.map(|record| record.event)
+			.collect();
+		for event in &events {
+			if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
+				dispatch_error,
+				..
+			}) = event
+			{
+				let reason = keyorch_runtime::RuntimeError::from_dispatch_error(*dispatch_error)
+					.map(|error| format!("{error:?}"))
+					.unwrap_or_else(|| format!("{dispatch_error:?}"));
+				return Err(Error::DispatchFailed { reason });
+			}
+		}
+		Ok(Included { block, number, events })
 	}
 }

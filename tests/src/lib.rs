@@ -11,6 +11,8 @@ use std::{
 
 use keyorch_client::NodeClient;
 
+pub mod parties;
+
 /// The `keyorch-node` binary under test: `$KEYORCH_NODE_BIN`, or the one cargo built beside
 /// this test executable.
 pub fn node_binary() -> PathBuf {
