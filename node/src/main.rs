@@ -1,5 +1,8 @@
 //! keyorch-node: a Substrate node for the keyorch chain.
 
+// `sc_service::Error` and `sc_cli::Error` are Substrate's, large, and returned once per run.
+#![allow(clippy::result_large_err)]
+
 mod chain_spec;
 mod cli;
 mod command;

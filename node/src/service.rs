@@ -96,6 +96,8 @@ fn new_base(config: &Configuration) -> Result<Base, ServiceError> {
 }
 
 /// How the node seals and finalizes blocks.
+// Built once per node start; boxing the GRANDPA parts would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Sealing {
 	/// `--dev`: manual seal, driven by transactions and a per-slot heartbeat.
 	Dev,

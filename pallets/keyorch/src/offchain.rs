@@ -127,7 +127,7 @@ impl<T: Config> Pallet<T> {
 			let dealing = &mut open[index];
 			let due = dealing
 				.submitted_at
-				.map_or(true, |at| now >= at.saturating_add(T::ResubmitAfter::get()));
+				.is_none_or(|at| now >= at.saturating_add(T::ResubmitAfter::get()));
 			if !due {
 				continue;
 			}
