@@ -251,3 +251,178 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{
+		mock::*,
+		types::{Permissions, RotationPolicy, StreamMetadata, StreamPolicy},
+		KEY_TYPE,
+	};
+	use frame_support::{assert_ok, traits::Hooks};
+	use keyorch_primitives::{EncryptionSecret, SealedShareRecord};
+	use sp_core::offchain::{
+		testing::{OffchainState, PoolState, TestOffchainExt, TestTransactionPoolExt},
+		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
+	};
+	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+	use std::sync::Arc;
+
+	type Shared<S> = Arc<parking_lot::RwLock<S>>;
+	type Extrinsic = sp_runtime::generic::UncheckedExtrinsic<AccountId, RuntimeCall, (), ()>;
+
+	const INITIATOR: u8 = 1;
+	const PROVIDER: u8 = 2;
+	const WITNESS: u8 = 10;
+
+	/// The mock chain with off-chain, pool and keystore extensions, and one orchestrator key in
+	/// the keystore that is also first in the orchestrator set.
+	fn offchain_ext(
+	) -> (sp_io::TestExternalities, Shared<OffchainState>, Shared<PoolState>, OrchestratorId) {
+		let mut ext = new_test_ext();
+		let (offchain, offchain_state) = TestOffchainExt::new();
+		let (pool, pool_state) = TestTransactionPoolExt::new();
+		let keystore = MemoryKeystore::new();
+		let key = keystore.sr25519_generate_new(KEY_TYPE, None).expect("a key");
+		ext.register_extension(OffchainDbExt::new(offchain.clone()));
+		ext.register_extension(OffchainWorkerExt::new(offchain));
+		ext.register_extension(TransactionPoolExt::new(pool));
+		ext.register_extension(KeystoreExt::new(keystore));
+		(ext, offchain_state, pool_state, key.into())
+	}
+
+	/// Registers initiator, provider and one witness with real X25519 keys, makes `set` the
+	/// orchestrators and requests a stream (t = 2 of 3).
+	fn stream_with(set: alloc::vec::Vec<OrchestratorId>) -> StreamId {
+		assert_ok!(Keyorch::set_orchestrators(RuntimeOrigin::root(), set));
+		for n in [INITIATOR, PROVIDER, WITNESS] {
+			let key = EncryptionSecret::from_bytes([n; 32]).public_key().0;
+			assert_ok!(Keyorch::register_participant(RuntimeOrigin::signed(acc(n)), key));
+		}
+		assert_ok!(Keyorch::register_witness(RuntimeOrigin::signed(acc(WITNESS))));
+		let stream = Keyorch::stream_id(&acc(INITIATOR), crate::StreamNonce::<Test>::get());
+		assert_ok!(Keyorch::request_stream(
+			RuntimeOrigin::signed(acc(INITIATOR)),
+			acc(PROVIDER),
+			StreamMetadata {
+				data_type: BoundedVec::truncate_from(b"blob".to_vec()),
+				permissions: Permissions(Permissions::READ),
+				duration: 500,
+			},
+			StreamPolicy { witness_count: 1, threshold: 2, rotation: RotationPolicy::default() },
+		));
+		stream
+	}
+
+	/// The `submit_key_epoch` calls in the pool, oldest first.
+	fn submitted(pool: &Shared<PoolState>) -> alloc::vec::Vec<Call<Test>> {
+		pool.read()
+			.transactions
+			.iter()
+			.map(|tx| match Extrinsic::decode(&mut &tx[..]).expect("our extrinsic").function {
+				RuntimeCall::Keyorch(call @ Call::submit_key_epoch { .. }) => call,
+				other => panic!("unexpected call {other:?}"),
+			})
+			.collect()
+	}
+
+	fn record_keys(stream: StreamId) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
+		let context = DealContext { stream_id: stream.to_fixed_bytes(), epoch: 0 };
+		(1..=3).map(|holder| offchain_record_key(&record_dht_key(&context, holder))).collect()
+	}
+
+	fn run_worker_at(block: u64) {
+		System::set_block_number(block);
+		Keyorch::offchain_worker(block);
+	}
+
+	#[test]
+	fn deals_once_stores_records_and_resubmits_the_same_dealing() {
+		let (mut ext, offchain, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			let stream = stream_with(alloc::vec![key.clone()]);
+			run_worker_at(2);
+			let calls = submitted(&pool);
+			assert_eq!(calls.len(), 1, "one submission");
+			let Call::submit_key_epoch { commitments, record_hashes, epoch, .. } = &calls[0] else {
+				unreachable!()
+			};
+			assert_eq!((*epoch, commitments.len(), record_hashes.len()), (0, 2, 3));
+			for (key, hash) in record_keys(stream).iter().zip(record_hashes.iter()) {
+				let bytes = offchain.read().persistent_storage.get(key).expect("record stored");
+				let record = SealedShareRecord::decode(&mut &bytes[..]).expect("a record");
+				assert_eq!(&keyorch_primitives::record_hash(&record), hash);
+			}
+
+			// Not due again before `ResubmitAfter` (5 blocks in the mock)…
+			run_worker_at(4);
+			assert_eq!(submitted(&pool).len(), 1);
+			// …then the very same dealing, not a new secret.
+			run_worker_at(7);
+			let calls = submitted(&pool);
+			assert_eq!(calls.len(), 2);
+			assert_eq!(calls[0], calls[1]);
+
+			// Once it is on chain the worker forgets it and keeps the records.
+			let Call::submit_key_epoch { commitments, record_hashes, .. } = calls[1].clone() else {
+				unreachable!()
+			};
+			assert_ok!(Keyorch::submit_key_epoch(
+				RuntimeOrigin::signed(AccountId::from(key.clone())),
+				stream,
+				0,
+				commitments,
+				record_hashes,
+			));
+			run_worker_at(8);
+			assert!(Pallet::<Test>::open_dealings().is_empty());
+			for key in record_keys(stream) {
+				assert!(offchain.read().persistent_storage.get(&key).is_some());
+			}
+		});
+	}
+
+	#[test]
+	fn deletes_its_records_when_another_orchestrator_dealt_the_epoch() {
+		let (mut ext, offchain, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			let stream = stream_with(alloc::vec![key.clone(), orch(1)]);
+			// Past the take-over delay both orchestrators are accepted, whoever is primary.
+			let late = 1 + TAKEOVER_DELAY;
+			run_worker_at(late);
+			assert_eq!(submitted(&pool).len(), 1);
+			assert!(record_keys(stream).iter().all(|k| offchain
+				.read()
+				.persistent_storage
+				.get(k)
+				.is_some()));
+
+			// The other orchestrator's dealing lands first.
+			assert_ok!(Keyorch::submit_key_epoch(
+				RuntimeOrigin::signed(orch_acc(1)),
+				stream,
+				0,
+				BoundedVec::truncate_from(alloc::vec![commitment(0), commitment(1)]),
+				BoundedVec::truncate_from(alloc::vec![[1; 32], [2; 32], [3; 32]]),
+			));
+			run_worker_at(late + 1);
+			assert!(Pallet::<Test>::open_dealings().is_empty());
+			assert!(record_keys(stream).iter().all(|k| offchain
+				.read()
+				.persistent_storage
+				.get(k)
+				.is_none()));
+		});
+	}
+
+	#[test]
+	fn a_node_without_an_orchestrator_key_deals_nothing() {
+		let (mut ext, _, pool, _) = offchain_ext();
+		ext.execute_with(|| {
+			stream_with(alloc::vec![orch(0)]);
+			run_worker_at(2);
+			assert!(pool.read().transactions.is_empty());
+		});
+	}
+}
