@@ -42,6 +42,20 @@ pub enum Error {
 		/// The pallet error, e.g. `Keyorch(ProviderNotRegistered)`.
 		reason: String,
 	},
+	/// A key file that cannot be written or read.
+	#[error("key file {path}: {reason}")]
+	KeyFile {
+		/// The file.
+		path: String,
+		/// What is wrong.
+		reason: String,
+	},
+	/// A request the chain would refuse before it is even sent.
+	#[error("invalid request: {reason}")]
+	InvalidRequest {
+		/// What is wrong.
+		reason: String,
+	},
 	/// The node holds no record under this key.
 	#[error("no record with key {key:?} on this node")]
 	RecordNotFound {

@@ -20,6 +20,11 @@ impl Signer {
 			.map_err(|_| Error::BadSecretUri)
 	}
 
+	/// A key from an sr25519 key pair.
+	pub fn from_pair(pair: sr25519::Pair) -> Self {
+		Self { pair }
+	}
+
 	/// The account this key controls.
 	pub fn account_id(&self) -> AccountId {
 		sp_runtime::MultiSigner::from(self.pair.public()).into_account()
