@@ -39,7 +39,8 @@ impl Drop for KeyFile {
 pub struct Identity {
 	signer: Signer,
 	encryption: EncryptionSecret,
-	/// The seeds of both keys, kept to write the key file (all zero for a dev identity).
+	/// The seeds of both keys, kept to write the key file (the account seed is all zero when
+	/// the account key came from elsewhere).
 	account_seed: Zeroizing<[u8; 32]>,
 	encryption_seed: Zeroizing<[u8; 32]>,
 }
@@ -91,6 +92,18 @@ impl Identity {
 		}
 	}
 
+	/// `signer`'s account with a new X25519 key from OS randomness. It has no key file (the
+	/// account key is not a seed); use it for accounts whose keys live elsewhere.
+	pub fn with_new_encryption_key(signer: Signer) -> Self {
+		let encryption_seed = random_32();
+		Self {
+			signer,
+			encryption: EncryptionSecret::from_bytes(*encryption_seed),
+			account_seed: Zeroizing::new([0; 32]),
+			encryption_seed,
+		}
+	}
+
 	/// The account of a dev seed such as `//Alice`, with an X25519 key derived from that seed
 	/// (`blake2_256("keyorch/v1/dev-x25519" ‖ uri)`): for development chains only, since
 	/// anyone who knows the seed knows the key.
@@ -111,7 +124,10 @@ impl Identity {
 	/// overwrite an existing file, so no key is ever lost; dev identities cannot be saved.
 	pub fn save(&self, path: &Path) -> Result<(), Error> {
 		if *self.account_seed == [0; 32] {
-			return Err(key_file_error(path, "a dev-seed identity has no key file; use its seed"));
+			return Err(key_file_error(
+				path,
+				"this identity's account key is not a seed this client made; it has no key file",
+			));
 		}
 		let file = KeyFile {
 			version: KEY_FILE_VERSION,

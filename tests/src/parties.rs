@@ -1,52 +1,40 @@
-//! Stream parties for tests: an account key, an X25519 key made fresh from OS randomness, and
-//! the calls that register them and request streams.
+//! Stream parties for tests: a funded dev account with a fresh X25519 key, and waiting for
+//! dealt epochs.
 
 use std::time::Duration;
 
-use keyorch_client::{Included, NodeClient, RuntimeCall, RuntimeEvent, Signer};
-use keyorch_primitives::{EncryptionPublicKey, EncryptionSecret};
-use keyorch_runtime::pallet_keyorch::{
-	self, Permissions, RotationPolicy, StreamId, StreamMetadata, StreamPolicy,
-};
-use rand::RngCore;
+use keyorch_client::{Identity, NodeClient, RuntimeEvent, Signer, StreamRequest};
+use keyorch_primitives::EncryptionSecret;
+use keyorch_runtime::pallet_keyorch::{self, Permissions, RotationPolicy, StreamId};
 
-/// A participant: its account and its X25519 encryption key.
+/// A participant: a funded dev account and a fresh X25519 key.
 pub struct Party {
+	identity: Identity,
 	/// The account key.
 	pub signer: Signer,
-	/// The X25519 secret its shares are sealed to.
-	pub secret: EncryptionSecret,
 }
 
 impl Party {
 	/// The dev account `uri` (e.g. `//Bob`) with a fresh X25519 key.
 	pub fn new(uri: &str) -> Self {
-		let mut bytes = [0u8; 32];
-		rand::rngs::OsRng.fill_bytes(&mut bytes);
-		Self {
-			signer: Signer::from_uri(uri).expect("dev seed"),
-			secret: EncryptionSecret::from_bytes(bytes),
-		}
+		let signer = Signer::from_uri(uri).expect("dev seed");
+		Self { identity: Identity::with_new_encryption_key(signer.clone()), signer }
 	}
 
-	/// Its X25519 public key.
-	pub fn public_key(&self) -> EncryptionPublicKey {
-		self.secret.public_key()
+	/// The X25519 secret its shares are sealed to.
+	pub fn secret(&self) -> &EncryptionSecret {
+		self.identity.encryption_secret()
 	}
 
 	/// Registers its X25519 key, and as a witness if `witness`.
 	pub async fn register(&self, client: &NodeClient, witness: bool) {
-		let call = RuntimeCall::Keyorch(pallet_keyorch::Call::register_participant {
-			x25519_public_key: self.public_key().0,
-		});
-		client.submit_and_watch(&self.signer, call).await.expect("register_participant");
+		client.register_participant(&self.identity).await.expect("register_participant");
 		if witness {
-			let call = RuntimeCall::Keyorch(pallet_keyorch::Call::register_witness {});
-			client.submit_and_watch(&self.signer, call).await.expect("register_witness");
+			client.register_witness(&self.signer).await.expect("register_witness");
 		}
 	}
 
-	/// Requests a stream to `provider`; returns its id.
+	/// Requests a stream to `provider`; returns its id and the block it was requested in.
 	pub async fn request_stream(
 		&self,
 		client: &NodeClient,
@@ -54,28 +42,18 @@ impl Party {
 		witness_count: u32,
 		threshold: u32,
 		rotation: RotationPolicy,
-	) -> (StreamId, Included) {
-		let call = RuntimeCall::Keyorch(pallet_keyorch::Call::request_stream {
+	) -> (StreamId, u32) {
+		let request = StreamRequest {
 			provider: provider.signer.account_id(),
-			metadata: StreamMetadata {
-				data_type: b"application/octet-stream".to_vec().try_into().expect("short"),
-				permissions: Permissions(Permissions::READ),
-				duration: 600,
-			},
-			policy: StreamPolicy { witness_count, threshold, rotation },
-		});
-		let included = client.submit_and_watch(&self.signer, call).await.expect("request_stream");
-		let stream = included
-			.events
-			.iter()
-			.find_map(|event| match event {
-				RuntimeEvent::Keyorch(pallet_keyorch::Event::StreamRequested {
-					stream, ..
-				}) => Some(*stream),
-				_ => None,
-			})
-			.expect("StreamRequested event");
-		(stream, included)
+			data_type: b"application/octet-stream".to_vec(),
+			permissions: Permissions::READ,
+			duration_blocks: 600,
+			witness_count,
+			threshold,
+			rotate_every_blocks: rotation.every_blocks,
+			rotate_every_bytes: rotation.every_bytes,
+		};
+		client.request_stream(&self.signer, &request).await.expect("request_stream")
 	}
 }
 

@@ -75,7 +75,7 @@ async fn every_holder_opens_its_share_and_any_two_rebuild_the_same_key() {
 
 	let (stream, requested) =
 		initiator.request_stream(&client, &provider, 3, 2, no_rotation()).await;
-	let dealt = wait_for_epoch(&client, stream, 0, requested.number, DEALING_TIMEOUT).await;
+	let dealt = wait_for_epoch(&client, stream, 0, requested, DEALING_TIMEOUT).await;
 	let context = DealContext { stream_id: stream.0, epoch: 0 };
 	let records = fetch_records(&client, &context, &dealt).await;
 	let commitments = commitments_of(&dealt);
@@ -95,7 +95,7 @@ async fn every_holder_opens_its_share_and_any_two_rebuild_the_same_key() {
 		.enumerate()
 		.map(|(position, (account, record))| {
 			let index = position as u8 + 1;
-			let share = record.open(&party_of(account).secret, &context, index).expect("opens");
+			let share = record.open(party_of(account).secret(), &context, index).expect("opens");
 			share.verify(&commitments).expect("verifies against the chain's commitments");
 			share
 		})
@@ -116,7 +116,7 @@ async fn every_holder_opens_its_share_and_any_two_rebuild_the_same_key() {
 		for (other, account) in dealt.holders.iter().enumerate() {
 			if other != position {
 				assert!(
-					record.open(&party_of(account).secret, &context, index).is_err(),
+					record.open(party_of(account).secret(), &context, index).is_err(),
 					"record {index} opened with holder {}'s key",
 					other + 1
 				);
@@ -136,7 +136,7 @@ async fn a_rotating_stream_gets_epochs_one_two_three_with_different_keys() {
 
 	let rotation = RotationPolicy { every_blocks: Some(2), every_bytes: None };
 	let (stream, requested) = initiator.request_stream(&client, &provider, 1, 2, rotation).await;
-	let mut from = requested.number;
+	let mut from = requested;
 	let mut secrets_commitments = Vec::new();
 	for epoch in 0..=3 {
 		let dealt = wait_for_epoch(&client, stream, epoch, from, DEALING_TIMEOUT).await;
@@ -144,7 +144,7 @@ async fn a_rotating_stream_gets_epochs_one_two_three_with_different_keys() {
 		// Each epoch's records are served and open for the initiator.
 		let context = DealContext { stream_id: stream.0, epoch };
 		let records = fetch_records(&client, &context, &dealt).await;
-		let share = records[0].open(&initiator.secret, &context, 1).expect("initiator's share");
+		let share = records[0].open(initiator.secret(), &context, 1).expect("initiator's share");
 		share.verify(&commitments_of(&dealt)).expect("verifies");
 		secrets_commitments.push(dealt.commitments[0]);
 	}
@@ -200,14 +200,14 @@ async fn another_orchestrator_takes_over_when_the_designated_one_is_down() {
 		initiator.request_stream(client, &provider, 1, 2, no_rotation()).await;
 	assert_eq!(requested_stream, stream);
 	// TakeoverDelay is 10 blocks; with one validator of three down, ~45 s.
-	let dealt = wait_for_epoch(client, stream, 0, requested.number, Duration::from_secs(150)).await;
+	let dealt = wait_for_epoch(client, stream, 0, requested, Duration::from_secs(150)).await;
 	assert!(
-		dealt.block >= requested.number + 10,
+		dealt.block >= requested + 10,
 		"dealt at block {} before the take-over delay from {}",
 		dealt.block,
-		requested.number
+		requested
 	);
 	let context = DealContext { stream_id: stream.0, epoch: 0 };
 	let records = fetch_records(client, &context, &dealt).await;
-	records[0].open(&initiator.secret, &context, 1).expect("initiator's share");
+	records[0].open(initiator.secret(), &context, 1).expect("initiator's share");
 }
