@@ -55,25 +55,19 @@ fn key_file_error(path: &Path, reason: impl Into<String>) -> Error {
 	Error::KeyFile { path: path.display().to_string(), reason: reason.into() }
 }
 
+/// 32 secret bytes from `0x`-prefixed hex.
 fn decode_hex_32(text: &str) -> Option<Zeroizing<[u8; 32]>> {
-	let text = text.strip_prefix("0x").unwrap_or(text);
-	if text.len() != 64 {
+	let bytes = Zeroizing::new(sp_core::bytes::from_hex(text).ok()?);
+	if bytes.len() != 32 {
 		return None;
 	}
-	let mut bytes = Zeroizing::new([0u8; 32]);
-	for (i, byte) in bytes.iter_mut().enumerate() {
-		*byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-	}
-	Some(bytes)
+	let mut out = Zeroizing::new([0u8; 32]);
+	out.copy_from_slice(&bytes);
+	Some(out)
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
-	let mut text = String::with_capacity(2 + 2 * bytes.len());
-	text.push_str("0x");
-	for byte in bytes {
-		text.push_str(&format!("{byte:02x}"));
-	}
-	text
+	sp_core::bytes::to_hex(bytes, false)
 }
 
 impl Identity {

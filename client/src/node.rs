@@ -59,10 +59,6 @@ pub struct Included {
 	pub events: Vec<RuntimeEvent>,
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-	bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A connection to one keyorch node.
 pub struct NodeClient {
 	rpc: WsClient,
@@ -301,7 +297,7 @@ impl NodeClient {
 	async fn included(&self, block: H256, extrinsic: &[u8]) -> Result<Included, Error> {
 		let method = "chain_getBlock";
 		let body: serde_json::Value = self.call(method, rpc_params![block]).await?;
-		let encoded = format!("0x{}", hex_encode(extrinsic));
+		let encoded = sp_core::bytes::to_hex(extrinsic, false);
 		let index = body["block"]["extrinsics"]
 			.as_array()
 			.and_then(|all| all.iter().position(|x| x.as_str() == Some(encoded.as_str())))
