@@ -32,4 +32,7 @@ pub struct Cli {
 
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,
+
+	#[clap(flatten)]
+	pub keyorch: crate::keyorch::KeyorchParams,
 }

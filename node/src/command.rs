@@ -71,13 +71,14 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
+			let keyorch = cli.keyorch.clone();
 			runner.run_node_until_exit(|mut config| async move {
 				// Substrate would quietly move a busy RPC port to a random one; a client
 				// would then reach whatever holds the port instead of this node.
 				for endpoint in config.rpc.addr.iter_mut().flatten() {
 					endpoint.retry_random_port = false;
 				}
-				service::new_full(config).map_err(sc_cli::Error::Service)
+				service::new_full(config, &keyorch).map_err(sc_cli::Error::Service)
 			})
 		},
 	}

@@ -7,6 +7,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod dev_seal;
+mod keyorch;
 mod rpc;
 mod service;
 

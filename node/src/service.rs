@@ -17,9 +17,12 @@ use sp_blockchain::HeaderBackend;
 use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
 use sp_runtime::traits::Block as BlockT;
 
-use crate::dev_seal::{self, DevClock};
+use crate::{
+	dev_seal::{self, DevClock},
+	keyorch::KeyorchParams,
+};
 
-type FullClient = sc_service::TFullClient<
+pub(crate) type FullClient = sc_service::TFullClient<
 	Block,
 	RuntimeApi,
 	sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>,
@@ -109,19 +112,23 @@ enum Sealing {
 }
 
 /// Builds and starts a full node for `config`.
-pub fn new_full(config: Configuration) -> Result<TaskManager, ServiceError> {
+pub fn new_full(
+	config: Configuration,
+	keyorch: &KeyorchParams,
+) -> Result<TaskManager, ServiceError> {
 	match config.network.network_backend {
-		sc_network::config::NetworkBackendType::Libp2p => {
-			new_full_with::<sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>>(config)
-		},
+		sc_network::config::NetworkBackendType::Libp2p => new_full_with::<
+			sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>,
+		>(config, keyorch),
 		sc_network::config::NetworkBackendType::Litep2p => {
-			new_full_with::<sc_network::Litep2pNetworkBackend>(config)
+			new_full_with::<sc_network::Litep2pNetworkBackend>(config, keyorch)
 		},
 	}
 }
 
 fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 	config: Configuration,
+	keyorch: &KeyorchParams,
 ) -> Result<TaskManager, ServiceError> {
 	let Base {
 		client,
@@ -248,15 +255,23 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 	let enable_grandpa = !config.disable_grandpa;
 	let prometheus_registry = config.prometheus_registry().cloned();
 
+	let keyorch_services = crate::keyorch::start(
+		keyorch,
+		&config,
+		client.clone(),
+		backend.offchain_storage(),
+		&task_manager,
+	)
+	.map_err(ServiceError::Other)?;
+
 	let rpc_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
-		let offchain_store = backend.offchain_storage();
 		Box::new(move |_| {
 			let deps = crate::rpc::FullDeps {
 				client: client.clone(),
 				pool: pool.clone(),
-				offchain_store: offchain_store.clone(),
+				keyorch: keyorch_services.clone(),
 			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})

@@ -13,18 +13,18 @@ use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 
 /// What the RPC extensions need.
-pub struct FullDeps<C, P, S> {
+pub struct FullDeps<C, P> {
 	/// The client.
 	pub client: Arc<C>,
 	/// The transaction pool.
 	pub pool: Arc<P>,
-	/// The node's off-chain storage, where dealt records are kept.
-	pub offchain_store: Option<S>,
+	/// keyorch's overlay and witness services.
+	pub keyorch: crate::keyorch::Services,
 }
 
 /// The RPC extensions of a full node.
-pub fn create_full<C, P, S>(
-	deps: FullDeps<C, P, S>,
+pub fn create_full<C, P>(
+	deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
 where
 	C: ProvideRuntimeApi<Block>
@@ -37,16 +37,15 @@ where
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
 	P: TransactionPool + 'static,
-	S: sp_core::offchain::OffchainStorage + 'static,
 {
 	use self::keyorch::{Keyorch, KeyorchApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool, offchain_store } = deps;
+	let FullDeps { client, pool, keyorch } = deps;
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client).into_rpc())?;
-	module.merge(Keyorch::new(offchain_store).into_rpc())?;
+	module.merge(Keyorch::new(keyorch).into_rpc())?;
 	Ok(module)
 }

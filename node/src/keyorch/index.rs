@@ -1,0 +1,165 @@
+//! Which DHT keys belong to which stream, learnt from finalized `KeyEpochDealt` events and kept
+//! in the node's persistent off-chain storage.
+//!
+//! Every node keeps it, whether or not it holds the records, so that any node can answer
+//! "revoked" for a record of an ended stream, drop an ended stream's records at once, and, after
+//! a restart, republish the records its own off-chain worker dealt.
+
+use std::collections::{BTreeMap, HashMap};
+
+use codec::{Decode, Encode};
+use keyorch_primitives::{record_dht_key, DealContext, HolderIndex};
+use keyorch_runtime::pallet_keyorch::types::{EpochIndex, StreamStatus};
+use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};
+
+/// Persistent off-chain key of the index.
+const INDEX_KEY: &[u8] = b"keyorch/v1/overlay/index";
+
+/// Epochs of a stream the index keeps: the chain keeps the current and the previous one.
+const EPOCHS_KEPT: usize = 2;
+
+/// Ended streams remembered for "revoked" answers; the oldest are forgotten first.
+const ENDED_KEPT: usize = 4096;
+
+/// What the index knows of one stream.
+#[derive(Clone, Debug, Default, Encode, Decode, PartialEq, Eq)]
+pub struct StreamEntry {
+	/// How it ended, once final.
+	pub ended: Option<StreamStatus>,
+	/// DHT keys of its dealt epochs' records, in holder order.
+	pub epochs: BTreeMap<EpochIndex, Vec<[u8; 32]>>,
+}
+
+#[derive(Default, Encode, Decode)]
+struct Persisted {
+	streams: BTreeMap<[u8; 32], StreamEntry>,
+	/// Ended streams, oldest first.
+	ended_order: Vec<[u8; 32]>,
+}
+
+/// The index, in memory and in the off-chain store.
+pub struct RecordIndex<S> {
+	store: Option<S>,
+	state: Persisted,
+	by_key: HashMap<[u8; 32], [u8; 32]>,
+}
+
+impl<S: OffchainStorage> RecordIndex<S> {
+	/// Loads the index from `store` (empty if there is none or it does not decode).
+	pub fn load(store: Option<S>) -> Self {
+		let state = store
+			.as_ref()
+			.and_then(|store| store.get(STORAGE_PREFIX, INDEX_KEY))
+			.and_then(|raw| Persisted::decode(&mut &raw[..]).ok())
+			.unwrap_or_default();
+		let mut index = Self { store, state, by_key: HashMap::new() };
+		index.rebuild_key_map();
+		index
+	}
+
+	fn rebuild_key_map(&mut self) {
+		self.by_key = self
+			.state
+			.streams
+			.iter()
+			.flat_map(|(stream, entry)| {
+				entry.epochs.values().flatten().map(move |key| (*key, *stream))
+			})
+			.collect();
+	}
+
+	fn save(&mut self) {
+		let encoded = self.state.encode();
+		if let Some(store) = self.store.as_mut() {
+			store.set(STORAGE_PREFIX, INDEX_KEY, &encoded);
+		}
+	}
+
+	/// Records a dealt epoch with `holders` holders; returns its DHT keys in holder order.
+	pub fn add_epoch(
+		&mut self,
+		stream: [u8; 32],
+		epoch: EpochIndex,
+		holders: usize,
+	) -> Vec<[u8; 32]> {
+		let context = DealContext { stream_id: stream, epoch };
+		let keys: Vec<_> = (1..=holders)
+			.filter_map(|holder| HolderIndex::try_from(holder).ok())
+			.map(|holder| record_dht_key(&context, holder))
+			.collect();
+		let entry = self.state.streams.entry(stream).or_default();
+		entry.epochs.insert(epoch, keys.clone());
+		while entry.epochs.len() > EPOCHS_KEPT {
+			entry.epochs.pop_first();
+		}
+		self.rebuild_key_map();
+		self.save();
+		keys
+	}
+
+	/// Marks `stream` ended; returns the DHT keys of its records, to drop.
+	pub fn end_stream(&mut self, stream: [u8; 32], status: StreamStatus) -> Vec<[u8; 32]> {
+		let entry = self.state.streams.entry(stream).or_default();
+		if entry.ended.is_none() {
+			self.state.ended_order.push(stream);
+		}
+		entry.ended = Some(status);
+		let keys = entry.epochs.values().flatten().copied().collect();
+		if self.state.ended_order.len() > ENDED_KEPT {
+			let forgotten = self.state.ended_order.remove(0);
+			self.state.streams.remove(&forgotten);
+			self.rebuild_key_map();
+		}
+		self.save();
+		keys
+	}
+
+	/// The stream a DHT key belongs to and how it ended, if it has.
+	pub fn lookup(&self, key: &[u8; 32]) -> Option<([u8; 32], Option<StreamStatus>)> {
+		let stream = self.by_key.get(key)?;
+		Some((*stream, self.state.streams.get(stream)?.ended))
+	}
+
+	/// DHT keys of every live stream's indexed records.
+	pub fn live_keys(&self) -> Vec<[u8; 32]> {
+		self.state
+			.streams
+			.values()
+			.filter(|entry| entry.ended.is_none())
+			.flat_map(|entry| entry.epochs.values().flatten().copied())
+			.collect()
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::offchain::storage::InMemOffchainStorage;
+
+	#[test]
+	fn keys_map_to_their_stream_and_survive_a_reload() {
+		let mut index = RecordIndex::load(Some(InMemOffchainStorage::default()));
+		let keys = index.add_epoch([1; 32], 0, 4);
+		assert_eq!(keys.len(), 4);
+		assert_eq!(index.lookup(&keys[2]), Some(([1; 32], None)));
+		assert_eq!(index.live_keys(), keys);
+
+		let reloaded = RecordIndex::load(index.store.clone());
+		assert_eq!(reloaded.lookup(&keys[0]), Some(([1; 32], None)));
+	}
+
+	#[test]
+	fn an_ended_stream_keeps_its_keys_for_answers_but_not_as_live() {
+		let mut index = RecordIndex::load(Some(InMemOffchainStorage::default()));
+		let first = index.add_epoch([2; 32], 0, 3);
+		let second = index.add_epoch([2; 32], 1, 3);
+		let third = index.add_epoch([2; 32], 2, 3);
+		// Only the current and previous epochs are kept, like on chain.
+		assert_eq!(index.lookup(&first[0]), None);
+
+		let dropped = index.end_stream([2; 32], StreamStatus::Revoked);
+		assert_eq!(dropped, [second.clone(), third].concat());
+		assert_eq!(index.lookup(&second[1]), Some(([2; 32], Some(StreamStatus::Revoked))));
+		assert!(index.live_keys().is_empty());
+	}
+}

@@ -1,0 +1,261 @@
+//! What the DHT overlay and the witness service read from the chain: keyorch's runtime API and
+//! events, always at the node's finalized block, because only final facts may decide whether a
+//! record is stored or a share released.
+
+use std::sync::Arc;
+
+use codec::Decode;
+use keyorch_primitives::{
+	record_dht_key, record_hash, DealContext, HolderIndex, SealedShareRecord,
+};
+use keyorch_runtime::{
+	opaque::Block,
+	pallet_keyorch::{
+		self,
+		runtime_api::KeyorchApi,
+		types::{EpochIndex, EpochView, StreamStatus, StreamView},
+	},
+	AccountId, BlockNumber, Hash, RuntimeEvent,
+};
+use sc_client_api::StorageProvider;
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+
+use crate::service::FullClient;
+
+/// A stream-level fact from a finalized block that the overlay and the witness act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LedgerEvent {
+	/// An epoch was dealt: its holders' records are committed.
+	EpochDealt {
+		/// The stream.
+		stream: [u8; 32],
+		/// The epoch.
+		epoch: EpochIndex,
+		/// Holders in share order.
+		holders: Vec<AccountId>,
+		/// Commitments, for holders to verify their shares.
+		commitments: Vec<[u8; 32]>,
+		/// Sealed record hashes in holder order.
+		record_hashes: Vec<[u8; 32]>,
+	},
+	/// The stream was revoked, closed or expired.
+	StreamEnded {
+		/// The stream.
+		stream: [u8; 32],
+		/// How it ended.
+		status: StreamStatus,
+	},
+}
+
+/// Why a record is not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordRejection {
+	/// Not a SCALE `SealedShareRecord`, or stored under a key that is not its DHT key.
+	Malformed,
+	/// The chain has a different hash for this holder's record of this epoch: a forgery.
+	HashMismatch,
+	/// The finalized chain does not know the epoch yet; it may only be late here.
+	NotYetOnChain,
+	/// The stream has ended; its records are dropped everywhere.
+	Ended(StreamStatus),
+}
+
+/// A record the finalized chain commits to, for a live stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidRecord {
+	/// Its stream.
+	pub stream: [u8; 32],
+	/// Its epoch.
+	pub epoch: EpochIndex,
+	/// Its holder index.
+	pub holder: HolderIndex,
+	/// Finalized blocks the stream has left to live.
+	pub blocks_left: BlockNumber,
+}
+
+/// Read access to the finalized chain.
+#[derive(Clone)]
+pub struct Ledger {
+	client: Arc<FullClient>,
+}
+
+/// A runtime API call that failed (the node's state is pruned or the runtime is broken).
+#[derive(Debug, thiserror::Error)]
+#[error("reading the chain failed: {0}")]
+pub struct LedgerError(String);
+
+fn api_error(error: impl std::fmt::Display) -> LedgerError {
+	LedgerError(error.to_string())
+}
+
+impl Ledger {
+	/// Reads through `client`.
+	pub fn new(client: Arc<FullClient>) -> Self {
+		Self { client }
+	}
+
+	/// Number and hash of the finalized block.
+	pub fn finalized(&self) -> (BlockNumber, Hash) {
+		let info = self.client.info();
+		(info.finalized_number, info.finalized_hash)
+	}
+
+	/// A stream's status at the finalized block (`None`: unknown stream).
+	pub fn stream_status(&self, stream: [u8; 32]) -> Result<Option<StreamStatus>, LedgerError> {
+		let (_, at) = self.finalized();
+		self.client.runtime_api().stream_status(at, stream.into()).map_err(api_error)
+	}
+
+	/// An open stream at the finalized block.
+	pub fn stream(
+		&self,
+		stream: [u8; 32],
+	) -> Result<Option<StreamView<AccountId, BlockNumber>>, LedgerError> {
+		let (_, at) = self.finalized();
+		self.client.runtime_api().stream(at, stream.into()).map_err(api_error)
+	}
+
+	/// A dealt epoch at the finalized block.
+	pub fn epoch(
+		&self,
+		stream: [u8; 32],
+		epoch: EpochIndex,
+	) -> Result<Option<EpochView<BlockNumber>>, LedgerError> {
+		let (_, at) = self.finalized();
+		self.client.runtime_api().epoch(at, stream.into(), epoch).map_err(api_error)
+	}
+
+	/// Whether `witness` may release its share of `stream` to `requester` now.
+	pub fn may_request_share(
+		&self,
+		stream: [u8; 32],
+		requester: AccountId,
+		witness: AccountId,
+	) -> Result<bool, LedgerError> {
+		let (_, at) = self.finalized();
+		self.client
+			.runtime_api()
+			.may_request_share(at, stream.into(), requester, witness)
+			.map_err(api_error)
+	}
+
+	/// A participant's registered X25519 key.
+	pub fn participant_key(&self, who: AccountId) -> Result<Option<[u8; 32]>, LedgerError> {
+		let (_, at) = self.finalized();
+		self.client.runtime_api().participant_key(at, who).map_err(api_error)
+	}
+
+	/// Checks `value`, offered under DHT `key`, against the finalized chain.
+	pub fn validate_record(&self, key: &[u8; 32], value: &[u8]) -> Result<ValidRecord, Rejection> {
+		use keyorch_primitives::WireFormat;
+		let record =
+			SealedShareRecord::decode_exact(value).map_err(|_| RecordRejection::Malformed)?;
+		let context = record.context();
+		if record_dht_key(&context, record.holder_index) != *key || record.holder_index == 0 {
+			return Err(RecordRejection::Malformed.into());
+		}
+		let DealContext { stream_id, epoch } = context;
+		let status = self.stream_status(stream_id)?;
+		if let Some(status) = status.filter(StreamStatus::has_ended) {
+			return Err(RecordRejection::Ended(status).into());
+		}
+		let Some(view) = self.epoch(stream_id, epoch)? else {
+			return Err(RecordRejection::NotYetOnChain.into());
+		};
+		let committed = view.record_hashes.get(usize::from(record.holder_index) - 1);
+		if committed != Some(&record_hash(&record)) {
+			return Err(RecordRejection::HashMismatch.into());
+		}
+		let (now, _) = self.finalized();
+		let expires_at = self.stream(stream_id)?.map(|s| s.expires_at).unwrap_or(now);
+		Ok(ValidRecord {
+			stream: stream_id,
+			epoch,
+			holder: record.holder_index,
+			blocks_left: expires_at.saturating_sub(now),
+		})
+	}
+
+	/// keyorch's stream-level events in block `at`.
+	pub fn events(&self, at: Hash) -> Result<Vec<LedgerEvent>, LedgerError> {
+		let key =
+			[sp_io::hashing::twox_128(b"System"), sp_io::hashing::twox_128(b"Events")].concat();
+		let Some(raw) =
+			self.client.storage(at, &sc_client_api::StorageKey(key)).map_err(api_error)?
+		else {
+			return Ok(Vec::new());
+		};
+		let records = Vec::<frame_system::EventRecord<RuntimeEvent, Hash>>::decode(&mut &raw.0[..])
+			.map_err(api_error)?;
+		Ok(records.into_iter().filter_map(|record| ledger_event(record.event)).collect())
+	}
+
+	/// The chain's slot duration in milliseconds, used to turn blocks into record lifetimes.
+	pub fn slot_millis(&self) -> u64 {
+		sc_consensus_aura::slot_duration::<sp_consensus_aura::sr25519::AuthorityId, _, _>(
+			&*self.client,
+		)
+		.map(|slot| slot.as_millis())
+		.unwrap_or(DEFAULT_SLOT_MILLIS)
+	}
+
+	/// The node's client, for subscriptions.
+	pub fn client(&self) -> &Arc<FullClient> {
+		&self.client
+	}
+}
+
+/// Slot duration assumed if the runtime cannot tell (it always can on a keyorch chain).
+const DEFAULT_SLOT_MILLIS: u64 = 3_000;
+
+/// A record rejection, or a chain read that failed before a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+	/// The record is not accepted.
+	#[error("record rejected: {0:?}")]
+	Record(RecordRejection),
+	/// The chain could not be read.
+	#[error(transparent)]
+	Ledger(#[from] LedgerError),
+}
+
+impl From<RecordRejection> for Rejection {
+	fn from(rejection: RecordRejection) -> Self {
+		Self::Record(rejection)
+	}
+}
+
+fn ledger_event(event: RuntimeEvent) -> Option<LedgerEvent> {
+	use pallet_keyorch::Event;
+	let RuntimeEvent::Keyorch(event) = event else { return None };
+	Some(match event {
+		Event::KeyEpochDealt { stream, epoch, holders, commitments, record_hashes, .. } => {
+			LedgerEvent::EpochDealt {
+				stream: stream.to_fixed_bytes(),
+				epoch,
+				holders,
+				commitments,
+				record_hashes,
+			}
+		},
+		Event::StreamRevoked { stream, .. } => LedgerEvent::StreamEnded {
+			stream: stream.to_fixed_bytes(),
+			status: StreamStatus::Revoked,
+		},
+		Event::StreamClosed { stream, .. } => LedgerEvent::StreamEnded {
+			stream: stream.to_fixed_bytes(),
+			status: StreamStatus::Closed,
+		},
+		Event::StreamExpired { stream, .. } => LedgerEvent::StreamEnded {
+			stream: stream.to_fixed_bytes(),
+			status: StreamStatus::Expired,
+		},
+		_ => return None,
+	})
+}
+
+/// The blocks a finality notification finalized, oldest first.
+pub fn finalized_blocks(notification: &sc_client_api::FinalityNotification<Block>) -> Vec<Hash> {
+	notification.tree_route.iter().copied().chain(std::iter::once(notification.hash)).collect()
+}
