@@ -11,6 +11,7 @@ use std::{
 
 use keyorch_client::NodeClient;
 
+pub mod keyorch_rpc;
 pub mod parties;
 
 /// The `keyorch-node` binary under test: `$KEYORCH_NODE_BIN`, or the one cargo built beside
@@ -40,71 +41,142 @@ pub struct Node {
 	pub rpc_port: u16,
 	/// Its p2p port.
 	pub p2p_port: u16,
+	/// Its keyorch DHT overlay port.
+	pub dht_port: u16,
 	/// Its libp2p peer id, derived from `--node-key`.
 	pub peer_id: String,
+	/// Its overlay peer id (from `keyorch_status`).
+	pub overlay_peer_id: String,
+	args: Vec<String>,
 	log: PathBuf,
 	_dir: tempfile::TempDir,
 }
 
 /// How to start a node.
+#[derive(Default)]
 pub struct NodeConfig {
 	/// Arguments besides ports, base path and node key: `--dev`, or `--chain local --alice`…
 	pub args: Vec<String>,
 	/// Bootnode multiaddresses.
 	pub bootnodes: Vec<String>,
+	/// Overlay bootnode multiaddresses (`--dht-bootnode`).
+	pub dht_bootnodes: Vec<String>,
 }
 
 impl Node {
 	/// Starts a node and waits until its RPC answers (at most `STARTUP`).
 	pub async fn start(config: NodeConfig) -> Node {
-		const STARTUP: Duration = Duration::from_secs(120);
 		let dir = tempfile::tempdir().expect("temporary directory");
 		let log = dir.path().join("node.log");
-		let log_file = std::fs::File::create(&log).expect("log file");
 		let rpc_port = free_port();
 		let p2p_port = free_port();
+		let dht_port = free_port();
 		// Validators of a non-dev chain must be given a network key; any non-zero 32 bytes do.
 		let node_key = format!("{:064x}", (u64::from(p2p_port) << 16) | u64::from(rpc_port));
-		let mut command = Command::new(node_binary());
-		command
-			.args(&config.args)
-			.arg("--base-path")
-			.arg(dir.path().join("data"))
-			.args(["--rpc-port", &rpc_port.to_string()])
-			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
-			.args(["--node-key", &node_key])
-			.args(["--no-prometheus", "--no-telemetry", "--no-mdns", "--rpc-cors", "all"])
-			.args(["--database", "paritydb"])
+		let mut args = config.args;
+		args.extend([
+			"--base-path".into(),
+			dir.path().join("data").display().to_string(),
+			"--rpc-port".into(),
+			rpc_port.to_string(),
+			"--listen-addr".into(),
+			format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+			"--node-key".into(),
+			node_key,
+			"--dht-port".into(),
+			dht_port.to_string(),
+		]);
+		args.extend(
+			["--no-prometheus", "--no-telemetry", "--no-mdns", "--rpc-cors", "all"]
+				.map(String::from),
+		);
+		args.extend(["--database".into(), "paritydb".into()]);
+		for bootnode in config.bootnodes {
+			args.extend(["--bootnodes".into(), bootnode]);
+		}
+		for bootnode in config.dht_bootnodes {
+			args.extend(["--dht-bootnode".into(), bootnode]);
+		}
+		let mut node = Node {
+			child: None,
+			rpc_port,
+			p2p_port,
+			dht_port,
+			peer_id: String::new(),
+			overlay_peer_id: String::new(),
+			args,
+			log,
+			_dir: dir,
+		};
+		node.spawn().await;
+		node.peer_id = node.client().await.local_peer_id().await.expect("system_localPeerId");
+		let status = node.keyorch().await.status().await;
+		node.overlay_peer_id = status["peerId"].as_str().expect("overlay peer id").to_string();
+		node
+	}
+
+	/// Starts the process (again, with the same base path and ports) and waits for its RPC.
+	async fn spawn(&mut self) {
+		const STARTUP: Duration = Duration::from_secs(120);
+		let log_file = std::fs::OpenOptions::new()
+			.create(true)
+			.append(true)
+			.open(&self.log)
+			.expect("log file");
+		let child = Command::new(node_binary())
+			.args(&self.args)
 			.stdin(Stdio::null())
 			.stdout(log_file.try_clone().expect("log file handle"))
-			.stderr(log_file);
-		for bootnode in &config.bootnodes {
-			command.args(["--bootnodes", bootnode]);
-		}
-		let child = command.spawn().unwrap_or_else(|e| {
-			panic!("cannot start {}: {e} (build it with scripts/build.sh)", node_binary().display())
-		});
-		let mut node =
-			Node { child: Some(child), rpc_port, p2p_port, peer_id: String::new(), log, _dir: dir };
+			.stderr(log_file)
+			.spawn()
+			.unwrap_or_else(|e| {
+				panic!(
+					"cannot start {}: {e} (build it with scripts/build.sh)",
+					node_binary().display()
+				)
+			});
+		self.child = Some(child);
 		let deadline = Instant::now() + STARTUP;
 		loop {
-			if let Ok(client) = NodeClient::connect(&node.ws_url()).await {
+			if let Ok(client) = NodeClient::connect(&self.ws_url()).await {
 				if client.health().await.is_ok() {
-					break;
+					return;
 				}
 			}
-			if let Some(status) = node.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-				panic!("node exited early with {status}; log:\n{}", node.log_tail());
+			if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+				panic!("node exited early with {status}; log:\n{}", self.log_tail());
 			}
 			assert!(
 				Instant::now() < deadline,
 				"node RPC not up in {STARTUP:?}; log:\n{}",
-				node.log_tail()
+				self.log_tail()
 			);
 			tokio::time::sleep(Duration::from_millis(200)).await;
 		}
-		node.peer_id = node.client().await.local_peer_id().await.expect("system_localPeerId");
-		node
+	}
+
+	/// Kills the process with SIGKILL, as a crash would: nothing is flushed or closed.
+	pub fn kill(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+
+	/// Starts a killed or stopped node again, with the same base path, keys and ports.
+	pub async fn restart(&mut self) {
+		assert!(self.child.is_none(), "restart a node only after kill or stop");
+		self.spawn().await;
+	}
+
+	/// This node's overlay address for other nodes' `--dht-bootnode`.
+	pub fn overlay_multiaddr(&self) -> String {
+		format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.dht_port, self.overlay_peer_id)
+	}
+
+	/// A fresh client of this node's `keyorch_` RPC.
+	pub async fn keyorch(&self) -> keyorch_rpc::KeyorchRpc {
+		keyorch_rpc::KeyorchRpc::connect(&self.ws_url()).await
 	}
 
 	/// `ws://127.0.0.1:<rpc port>`.
@@ -175,17 +247,34 @@ where
 
 /// Starts `--dev --tmp`-like single node (its own temporary base path).
 pub async fn dev_node() -> Node {
-	Node::start(NodeConfig { args: vec!["--dev".into()], bootnodes: vec![] }).await
+	Node::start(NodeConfig { args: vec!["--dev".into()], ..Default::default() }).await
 }
 
 /// Starts the three validators of `--chain local` (Alice, Bob, Charlie), peered through Alice.
 pub async fn local_network() -> Vec<Node> {
+	local_network_with_witnesses(&[]).await
+}
+
+/// The three validators of [`local_network`], then one full node per witness seed (e.g.
+/// `//Dave`) running the witness service; chain and overlay are joined through Alice.
+pub async fn local_network_with_witnesses(witnesses: &[&str]) -> Vec<Node> {
 	let validator = |name: &str| {
 		vec!["--chain".into(), "local".into(), format!("--{name}"), "--validator".into()]
 	};
-	let alice = Node::start(NodeConfig { args: validator("alice"), bootnodes: vec![] }).await;
-	let boot = vec![alice.multiaddr()];
-	let bob = Node::start(NodeConfig { args: validator("bob"), bootnodes: boot.clone() }).await;
-	let charlie = Node::start(NodeConfig { args: validator("charlie"), bootnodes: boot }).await;
-	vec![alice, bob, charlie]
+	let alice = Node::start(NodeConfig { args: validator("alice"), ..Default::default() }).await;
+	let joined = |args: Vec<String>| NodeConfig {
+		args,
+		bootnodes: vec![alice.multiaddr()],
+		dht_bootnodes: vec![alice.overlay_multiaddr()],
+	};
+	let mut nodes = Vec::new();
+	for name in ["bob", "charlie"] {
+		nodes.push(Node::start(joined(validator(name))).await);
+	}
+	for seed in witnesses {
+		let args = vec!["--chain".into(), "local".into(), "--witness".into(), seed.to_string()];
+		nodes.push(Node::start(joined(args)).await);
+	}
+	nodes.insert(0, alice);
+	nodes
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use codec::Encode;
+
 use keyorch_client::{Identity, NodeClient, RuntimeEvent, Signer, StreamRequest};
-use keyorch_primitives::EncryptionSecret;
+use keyorch_primitives::{EncryptionSecret, ReleaseTerms, ShareReleaseRequest};
 use keyorch_runtime::pallet_keyorch::{self, Permissions, RotationPolicy, StreamId};
 
 /// A participant: a funded dev account and a fresh X25519 key.
@@ -19,6 +21,39 @@ impl Party {
 	pub fn new(uri: &str) -> Self {
 		let signer = Signer::from_uri(uri).expect("dev seed");
 		Self { identity: Identity::with_new_encryption_key(signer.clone()), signer }
+	}
+
+	/// The dev account `uri` with the X25519 key `Identity::dev` derives from it: what a node
+	/// started with `--witness <uri>` uses.
+	pub fn dev(uri: &str) -> Self {
+		let identity = Identity::dev(uri).expect("dev seed");
+		Self { signer: identity.signer().clone(), identity }
+	}
+
+	/// Its account as raw bytes.
+	pub fn account(&self) -> [u8; 32] {
+		self.signer.account_id().into()
+	}
+
+	/// A share release request to `witness` for `epoch` of `stream`, valid until block
+	/// `expires_at`, with a fresh nonce, signed by this party.
+	pub fn release_request(
+		&self,
+		stream: StreamId,
+		epoch: u32,
+		witness: &Party,
+		expires_at: u32,
+	) -> ShareReleaseRequest {
+		let terms = ReleaseTerms {
+			stream_id: stream.0,
+			epoch,
+			witness: witness.account(),
+			requester: self.account(),
+			nonce: rand::random(),
+			expires_at,
+		};
+		let signature = self.signer.sign(&terms.signing_payload());
+		terms.with_signature(signature.0)
 	}
 
 	/// The X25519 secret its shares are sealed to.
@@ -67,6 +102,8 @@ pub struct DealtEpoch {
 	pub record_hashes: Vec<[u8; 32]>,
 	/// The block it was dealt in.
 	pub block: u32,
+	/// The orchestrator key that dealt it (sr25519 public key bytes).
+	pub orchestrator: [u8; 32],
 }
 
 /// Waits (from block `from`) for `epoch` of `stream` to be dealt.
@@ -77,7 +114,7 @@ pub async fn wait_for_epoch(
 	from: u32,
 	timeout: Duration,
 ) -> DealtEpoch {
-	let ((holders, commitments, record_hashes), block) = client
+	let ((holders, commitments, record_hashes, orchestrator), block) = client
 		.wait_for_event(
 			from,
 			timeout,
@@ -89,14 +126,17 @@ pub async fn wait_for_epoch(
 					holders,
 					commitments,
 					record_hashes,
-					..
-				}) if *s == stream && *e == epoch => {
-					Some((holders.clone(), commitments.clone(), record_hashes.clone()))
-				},
+					orchestrator,
+				}) if *s == stream && *e == epoch => Some((
+					holders.clone(),
+					commitments.clone(),
+					record_hashes.clone(),
+					orchestrator.encode().try_into().expect("an sr25519 public key"),
+				)),
 				_ => None,
 			},
 		)
 		.await
 		.expect("KeyEpochDealt");
-	DealtEpoch { holders, commitments, record_hashes, block }
+	DealtEpoch { holders, commitments, record_hashes, block, orchestrator }
 }

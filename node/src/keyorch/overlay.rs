@@ -617,10 +617,9 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
 			query.finish();
 		}
-		let value = record.value.clone();
-		let _ = self.offer(record);
+		// Not kept here: Kademlia's replication decides which nodes hold a record.
 		self.metrics.record_gets_served.inc();
-		self.answer_gets(id, Ok(value));
+		self.answer_gets(id, Ok(record.value));
 	}
 
 	fn answer_gets(&mut self, id: QueryId, answer: Result<Vec<u8>, GetRecordError>) {
