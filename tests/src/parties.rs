@@ -4,10 +4,19 @@
 use std::time::Duration;
 
 use codec::Encode;
+use keyorch_primitives::{
+	record_dht_key, Commitments, DealContext, HolderShare, SealedShareRecord, WireFormat,
+	WireVersion,
+};
 
 use keyorch_client::{Identity, NodeClient, RuntimeEvent, Signer, StreamRequest};
 use keyorch_primitives::{EncryptionSecret, ReleaseTerms, ShareReleaseRequest};
+
+use crate::Node;
 use keyorch_runtime::pallet_keyorch::{self, Permissions, RotationPolicy, StreamId};
+
+/// How long a first epoch may take to be dealt on a 3-validator network.
+const DEALING_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A participant: a funded dev account and a fresh X25519 key.
 pub struct Party {
@@ -139,4 +148,66 @@ pub async fn wait_for_epoch(
 		.await
 		.expect("KeyEpochDealt");
 	DealtEpoch { holders, commitments, record_hashes, block, orchestrator }
+}
+
+/// A stream from Ferdie to Alice's stash with Dave and Eve as witnesses, threshold 2, epoch 0
+/// dealt. The parties are not validators, whose accounts the off-chain workers also sign with.
+pub struct DealtStream {
+	/// Ferdie.
+	pub initiator: Party,
+	/// Alice's stash.
+	pub provider: Party,
+	/// The witnesses, with their dev X25519 keys.
+	pub witnesses: Vec<Party>,
+	/// The stream.
+	pub stream: StreamId,
+	/// Epoch 0.
+	pub dealt: DealtEpoch,
+}
+
+impl DealtStream {
+	/// Registers everyone through `nodes[0]`, requests the stream and waits for epoch 0.
+	pub async fn new(nodes: &[Node], witnesses: &[&str]) -> Self {
+		let client = nodes[0].client().await;
+		let initiator = Party::new("//Ferdie");
+		let provider = Party::new("//Alice//stash");
+		let witnesses: Vec<_> = witnesses.iter().map(|seed| Party::dev(seed)).collect();
+		initiator.register(&client, false).await;
+		provider.register(&client, false).await;
+		for witness in &witnesses {
+			witness.register(&client, true).await;
+		}
+		let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
+		let (stream, requested) =
+			initiator.request_stream(&client, &provider, 2, 2, no_rotation).await;
+		let dealt = wait_for_epoch(&client, stream, 0, requested, DEALING_TIMEOUT).await;
+		Self { initiator, provider, witnesses, stream, dealt }
+	}
+
+	/// Stream and epoch 0.
+	pub fn context(&self) -> DealContext {
+		DealContext { stream_id: self.stream.0, epoch: 0 }
+	}
+
+	/// DHT key of the record of holder `index` (1 initiator, 2 provider, 3… witnesses).
+	pub fn key(&self, index: u8) -> [u8; 32] {
+		record_dht_key(&self.context(), index)
+	}
+
+	/// The epoch's commitments.
+	pub fn commitments(&self) -> Commitments {
+		Commitments {
+			version: WireVersion::V1,
+			points: self.dealt.commitments.clone().try_into().expect("within bounds"),
+		}
+	}
+
+	/// `party`'s own share (holder `index`), fetched through `node` and verified.
+	pub async fn own_share(&self, node: &Node, party: &Party, index: u8) -> HolderShare {
+		let bytes = node.keyorch().await.get_record(self.key(index), false).await.expect("record");
+		let record = SealedShareRecord::decode_exact(&bytes).expect("a sealed record");
+		let share = record.open(party.secret(), &self.context(), index).expect("opens");
+		share.verify(&self.commitments()).expect("verifies");
+		share
+	}
 }

@@ -8,15 +8,11 @@
 use std::time::{Duration, Instant};
 
 use codec::Encode;
-use keyorch_primitives::{
-	combine, record_dht_key, record_hash, Commitments, DealContext, HolderShare, SealedShareAnswer,
-	SealedShareRecord, WireFormat, WireVersion,
-};
-use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
+use keyorch_primitives::{combine, record_hash, SealedShareAnswer, SealedShareRecord, WireFormat};
 use keyorch_tests::{
 	keyorch_rpc::Refused,
 	local_network_with_witnesses,
-	parties::{wait_for_epoch, DealtEpoch, Party},
+	parties::{DealtEpoch, DealtStream, Party},
 	wait_for, Node,
 };
 
@@ -26,7 +22,6 @@ const WITNESSES: [&str; 2] = ["//Dave", "//Eve"];
 /// Five nodes at once are all two cores can carry: network tests take turns.
 static NETWORK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const DEALING_TIMEOUT: Duration = Duration::from_secs(120);
 const SPREAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Codes of `keyorch_` errors (see the node's `rpc::keyorch::error_code`).
@@ -35,60 +30,6 @@ const STREAM_ENDED: i32 = 7003;
 const NOT_AUTHORIZED: i32 = 7004;
 const REPLAYED: i32 = 7005;
 const BAD_SIGNATURE: i32 = 7006;
-
-/// A stream from Ferdie to Alice's stash with Dave and Eve as witnesses, threshold 2, epoch 0
-/// dealt. The parties are not validators, whose accounts the off-chain workers also sign with.
-struct DealtStream {
-	initiator: Party,
-	provider: Party,
-	witnesses: Vec<Party>,
-	stream: StreamId,
-	dealt: DealtEpoch,
-}
-
-impl DealtStream {
-	async fn new(nodes: &[Node]) -> Self {
-		let client = nodes[0].client().await;
-		let initiator = Party::new("//Ferdie");
-		let provider = Party::new("//Alice//stash");
-		let witnesses: Vec<_> = WITNESSES.iter().map(|seed| Party::dev(seed)).collect();
-		initiator.register(&client, false).await;
-		provider.register(&client, false).await;
-		for witness in &witnesses {
-			witness.register(&client, true).await;
-		}
-		let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
-		let (stream, requested) =
-			initiator.request_stream(&client, &provider, 2, 2, no_rotation).await;
-		let dealt = wait_for_epoch(&client, stream, 0, requested, DEALING_TIMEOUT).await;
-		Self { initiator, provider, witnesses, stream, dealt }
-	}
-
-	fn context(&self) -> DealContext {
-		DealContext { stream_id: self.stream.0, epoch: 0 }
-	}
-
-	/// DHT key of the record of holder `index` (1 initiator, 2 provider, 3… witnesses).
-	fn key(&self, index: u8) -> [u8; 32] {
-		record_dht_key(&self.context(), index)
-	}
-
-	fn commitments(&self) -> Commitments {
-		Commitments {
-			version: WireVersion::V1,
-			points: self.dealt.commitments.clone().try_into().expect("within bounds"),
-		}
-	}
-
-	/// `party`'s own share (holder `index`), fetched through `node` and verified.
-	async fn own_share(&self, node: &Node, party: &Party, index: u8) -> HolderShare {
-		let bytes = node.keyorch().await.get_record(self.key(index), false).await.expect("record");
-		let record = SealedShareRecord::decode_exact(&bytes).expect("a sealed record");
-		let share = record.open(party.secret(), &self.context(), index).expect("opens");
-		share.verify(&self.commitments()).expect("verifies");
-		share
-	}
-}
 
 /// Index of the node whose validator key dealt `dealt`.
 fn dealer(dealt: &DealtEpoch) -> usize {
@@ -119,7 +60,7 @@ fn code(result: Result<Vec<u8>, Refused>) -> i32 {
 async fn records_spread_to_three_nodes_refuse_forgeries_and_outlive_their_dealer() {
 	let _turn = NETWORK.lock().await;
 	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
-	let stream = DealtStream::new(&nodes).await;
+	let stream = DealtStream::new(&nodes, &WITNESSES).await;
 	let key = stream.key(1);
 	let dealer = dealer(&stream.dealt);
 
@@ -178,7 +119,7 @@ async fn records_spread_to_three_nodes_refuse_forgeries_and_outlive_their_dealer
 async fn witnesses_release_shares_to_the_parties_only_while_the_stream_is_live() {
 	let _turn = NETWORK.lock().await;
 	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
-	let stream = DealtStream::new(&nodes).await;
+	let stream = DealtStream::new(&nodes, &WITNESSES).await;
 	let client = nodes[0].client().await;
 	for witness_node in &nodes[3..] {
 		wait_for("the witness to keep its share", SPREAD_TIMEOUT, || async {
