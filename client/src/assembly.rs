@@ -575,7 +575,7 @@ mod tests {
 			.unwrap()
 			.port();
 		let url = format!("ws://127.0.0.1:{port}");
-		let (found, failed) = WitnessEndpoint::discover(&[url.clone()]).await;
+		let (found, failed) = WitnessEndpoint::discover(std::slice::from_ref(&url)).await;
 		assert!(found.is_empty());
 		assert_eq!(failed.len(), 1);
 		assert_eq!(failed[0].url, url);

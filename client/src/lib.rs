@@ -35,6 +35,9 @@ pub use refusal::Refusal;
 pub use signer::Signer;
 pub use streams::{StreamEvent, StreamRequest};
 
+/// The JSON-RPC client error that [`Error::Connect`] and [`Error::Rpc`] carry.
+pub use jsonrpsee::core::ClientError as RpcClientError;
+
 /// Types of the keyorch runtime an application needs to build calls.
 pub use keyorch_runtime::{
 	AccountId, Balance, BlockNumber, Hash, Header, RuntimeCall, RuntimeEvent,
