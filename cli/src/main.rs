@@ -408,6 +408,48 @@ mod tests {
 		assert!(Cli::try_parse_from(["keyorch", "--dev-seed", "//Alice", "keys", "show"]).is_ok());
 	}
 
+	/// The failure `keyorch args…` ends with.
+	async fn failure_of(args: &[&str]) -> Failure {
+		let cli = Cli::try_parse_from([&["keyorch"][..], args].concat()).expect("valid usage");
+		run(cli).await.expect_err("the command fails")
+	}
+
+	#[tokio::test]
+	async fn bad_input_fails_before_connecting_and_a_dead_node_is_unreachable() {
+		let dir = tempfile::tempdir().unwrap();
+		let closed = {
+			let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+			format!("ws://{}", listener.local_addr().unwrap())
+		};
+		let stream = format!("0x{}", "11".repeat(32));
+		let key_file = dir.path().join("none.json");
+		let key_file = key_file.to_str().unwrap();
+		let cases: [(&[&str], failure::Kind, &str); 5] = [
+			(&["--url", &closed, "status", "0x12"], failure::Kind::BadInput, "not a stream id"),
+			(
+				&["--url", &closed, "--key-file", key_file, "close", &stream],
+				failure::Kind::BadInput,
+				"no key file",
+			),
+			(
+				&["--url", &closed, "--dev-seed", "//Alice", "request", "--provider", "x"],
+				failure::Kind::BadInput,
+				"not an account",
+			),
+			(&["--url", &closed, "status", &stream], failure::Kind::Unreachable, "cannot reach"),
+			(
+				&["--url", &closed, "--dev-seed", "//Bob", "revoke", &stream],
+				failure::Kind::Unreachable,
+				"cannot reach",
+			),
+		];
+		for (args, kind, message) in cases {
+			let failure = failure_of(args).await;
+			assert_eq!(failure.kind, kind, "{args:?}: {}", failure.message);
+			assert!(failure.message.contains(message), "{args:?}: {}", failure.message);
+		}
+	}
+
 	#[test]
 	fn a_new_key_file_is_never_replaced_without_force() {
 		let dir = tempfile::tempdir().unwrap();
