@@ -424,7 +424,12 @@ mod tests {
 		let stream = format!("0x{}", "11".repeat(32));
 		let key_file = dir.path().join("none.json");
 		let key_file = key_file.to_str().unwrap();
-		let cases: [(&[&str], failure::Kind, &str); 5] = [
+		let cases: [(&[&str], failure::Kind, &str); 6] = [
+			(
+				&["--url", "no-such-scheme//x", "status", &stream],
+				failure::Kind::Unreachable,
+				"cannot reach",
+			),
 			(&["--url", &closed, "status", "0x12"], failure::Kind::BadInput, "not a stream id"),
 			(
 				&["--url", &closed, "--key-file", key_file, "close", &stream],
