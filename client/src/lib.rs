@@ -2,26 +2,58 @@
 //!
 //! - [`NodeClient`]: typed wrappers over the node's JSON-RPC (jsonrpsee), for chain state,
 //!   health, accounts and transaction submission;
-//! - [`Signer`]: an sr25519 account key that signs transactions the way polkadot.js does;
+//! - [`Signer`]: an sr25519 account key that signs transactions the way polkadot.js does, and
+//!   share release requests;
 //! - [`Identity`]: an account key and an X25519 encryption key, in a private key file;
 //! - streams: [`NodeClient::request_stream`], `rotate`, `report_usage`, `revoke`, `close`, and
-//!   [`NodeClient::stream_events`], a `Stream` of typed [`StreamEvent`]s from finalized blocks.
+//!   [`NodeClient::stream_events`], a `Stream` of typed [`StreamEvent`]s from finalized blocks;
+//! - the ledger: [`NodeClient::stream_view`], `epoch_view`, `tombstone`… — typed runtime-API
+//!   reads at the latest finalized block;
+//! - key assembly: [`NodeClient::assemble_key`] rebuilds a stream epoch's keys from the
+//!   holder's own sealed share and shares released by [`WitnessEndpoint`]s.
 //!
-//! Stream requests, key assembly and secure streams build on these (see the README).
+//! Secure streams build on these (see the README).
 
+mod assembly;
 mod error;
 mod identity;
+mod ledger;
 mod node;
+mod refusal;
 mod signer;
 mod streams;
 
+pub use assembly::{
+	AssembledKey, WitnessEndpoint, WitnessFailure, WitnessReport, REQUEST_VALIDITY_BLOCKS,
+	WITNESS_TIMEOUT,
+};
 pub use error::Error;
 pub use identity::Identity;
-pub use node::{Health, Included, NodeClient, RuntimeVersionInfo};
+pub use ledger::{ended_by_name, stream_status_name};
+pub use node::{Health, Included, NodeClient, NodeStatus, RuntimeVersionInfo};
+pub use refusal::Refusal;
 pub use signer::Signer;
 pub use streams::{StreamEvent, StreamRequest};
+
+/// The JSON-RPC client error that [`Error::Connect`] and [`Error::Rpc`] carry.
+pub use jsonrpsee::core::ClientError as RpcClientError;
 
 /// Types of the keyorch runtime an application needs to build calls.
 pub use keyorch_runtime::{
 	AccountId, Balance, BlockNumber, Hash, Header, RuntimeCall, RuntimeEvent,
 };
+
+/// Ledger types of `pallet-keyorch` that the client's reads return.
+pub use keyorch_runtime::pallet_keyorch::{
+	EndedBy, EpochIndex, HolderRole, Permissions, RotationPolicy, StreamId, StreamPolicy,
+	StreamStatus,
+};
+
+/// An open stream as the runtime API shows it.
+pub type StreamView = keyorch_runtime::pallet_keyorch::StreamView<AccountId, BlockNumber>;
+/// A holder of an open stream as the runtime API shows it.
+pub type HolderView = keyorch_runtime::pallet_keyorch::HolderView<AccountId>;
+/// A dealt epoch as the runtime API shows it.
+pub type EpochView = keyorch_runtime::pallet_keyorch::EpochView<BlockNumber>;
+/// What remains of an ended stream.
+pub type Tombstone = keyorch_runtime::pallet_keyorch::Tombstone<AccountId, BlockNumber>;

@@ -8,12 +8,13 @@ use jsonrpsee::{
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
+use keyorch_primitives::{SealedShareAnswer, ShareReleaseRequest, WireFormat};
 use keyorch_runtime::{Address, SignedPayload, UncheckedExtrinsic};
 use serde::{de::DeserializeOwned, Deserialize};
 use sp_core::{Bytes, H256};
 use sp_runtime::{generic::Era, MultiSignature};
 
-use crate::{AccountId, Balance, Error, Header, RuntimeCall, RuntimeEvent, Signer};
+use crate::{AccountId, Balance, Error, Header, Refusal, RuntimeCall, RuntimeEvent, Signer};
 
 /// How long one RPC call may take before it fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,6 +49,38 @@ type EventRecord = frame_system::EventRecord<RuntimeEvent, H256>;
 /// How long [`NodeClient::submit_and_watch`] waits for a transaction to be included.
 const TX_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What `keyorch_status` reports about a node's keyorch services.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+	/// The witness account whose shares the node serves, if it runs a witness service.
+	#[serde(default, deserialize_with = "witness_account")]
+	pub witness: Option<AccountId>,
+	/// Sealed records in the node's store.
+	#[serde(default)]
+	pub records_held: u64,
+	/// Peers in the DHT overlay.
+	#[serde(default)]
+	pub overlay_peers: u64,
+	/// Witness shares held.
+	#[serde(default)]
+	pub shares_held: u64,
+	/// Share requests answered.
+	#[serde(default)]
+	pub requests_served: u64,
+	/// Share requests refused.
+	#[serde(default)]
+	pub requests_refused: u64,
+}
+
+/// A witness account written as `0x` and 32 bytes of hex, or `null`.
+fn witness_account<'de, D: serde::Deserializer<'de>>(
+	deserializer: D,
+) -> Result<Option<AccountId>, D::Error> {
+	let raw: Option<H256> = Deserialize::deserialize(deserializer)?;
+	Ok(raw.map(|hash| AccountId::new(hash.0)))
+}
+
 /// A transaction in a block.
 #[derive(Debug, Clone)]
 pub struct Included {
@@ -68,8 +101,15 @@ pub struct NodeClient {
 impl NodeClient {
 	/// Connects over WebSocket, e.g. to `ws://127.0.0.1:9944`.
 	pub async fn connect(url: &str) -> Result<Self, Error> {
+		Self::connect_with_timeout(url, REQUEST_TIMEOUT).await
+	}
+
+	/// Connects over WebSocket, giving up on connecting and on every later call after
+	/// `timeout`.
+	pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self, Error> {
 		let rpc = WsClientBuilder::default()
-			.request_timeout(REQUEST_TIMEOUT)
+			.connection_timeout(timeout)
+			.request_timeout(timeout)
 			.build(url)
 			.await
 			.map_err(|source| Error::Connect { url: url.to_string(), source })?;
@@ -81,7 +121,7 @@ impl NodeClient {
 		&self.url
 	}
 
-	async fn call<R: DeserializeOwned>(
+	pub(crate) async fn call<R: DeserializeOwned>(
 		&self,
 		method: &'static str,
 		params: jsonrpsee::core::params::ArrayParams,
@@ -202,15 +242,45 @@ impl NodeClient {
 	}
 
 	/// The sealed record stored under DHT key `key`, SCALE-encoded, from this node.
+	///
+	/// Fails with [`Error::RecordNotFound`], [`Error::StreamEnded`] once the record's stream
+	/// has ended, or [`Error::Refused`] if the node keeps no records.
 	pub async fn record(&self, key: H256) -> Result<Vec<u8>, Error> {
-		const RECORD_NOT_FOUND: i32 = 7001;
-		match self.rpc.request::<Bytes, _>("keyorch_getRecord", rpc_params![key]).await {
+		let method = "keyorch_getRecord";
+		match self.rpc.request::<Bytes, _>(method, rpc_params![key]).await {
 			Ok(bytes) => Ok(bytes.0),
-			Err(jsonrpsee::core::ClientError::Call(call)) if call.code() == RECORD_NOT_FOUND => {
-				Err(Error::RecordNotFound { key })
+			Err(source) => match Error::from_keyorch_rpc(method, source) {
+				Error::Refused { refusal: Refusal::RecordNotFound, .. } => {
+					Err(Error::RecordNotFound { key })
+				},
+				other => Err(other),
 			},
-			Err(source) => Err(Error::Rpc { method: "keyorch_getRecord", source }),
 		}
+	}
+
+	/// Asks this node's witness service for its share (`keyorch_requestShare`); the answer is
+	/// sealed to the requester and not yet opened.
+	///
+	/// Fails with [`Error::StreamEnded`], [`Error::Refused`] for the node's other refusals, or
+	/// [`Error::Malformed`] if the answer does not decode.
+	pub async fn request_share(
+		&self,
+		request: &ShareReleaseRequest,
+	) -> Result<SealedShareAnswer, Error> {
+		let method = "keyorch_requestShare";
+		let answer: Bytes = self
+			.rpc
+			.request(method, rpc_params![Bytes(request.encode())])
+			.await
+			.map_err(|source| Error::from_keyorch_rpc(method, source))?;
+		SealedShareAnswer::decode_exact(&answer)
+			.map_err(|e| Error::Malformed { method, detail: e.to_string() })
+	}
+
+	/// What the node says about its keyorch services (`keyorch_status`): which witness it
+	/// serves, and counters.
+	pub async fn status(&self) -> Result<NodeStatus, Error> {
+		self.call("keyorch_status", rpc_params![]).await
 	}
 
 	/// `call` signed by `signer` (immortal, no tip), SCALE-encoded.

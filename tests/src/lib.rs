@@ -14,16 +14,27 @@ use keyorch_client::NodeClient;
 pub mod keyorch_rpc;
 pub mod parties;
 
-/// The `keyorch-node` binary under test: `$KEYORCH_NODE_BIN`, or the one cargo built beside
-/// this test executable.
-pub fn node_binary() -> PathBuf {
-	if let Some(path) = std::env::var_os("KEYORCH_NODE_BIN") {
+/// The binary `$<variable>`, or the binary `name` cargo built beside this test executable.
+fn built_binary(variable: &str, name: &str) -> PathBuf {
+	if let Some(path) = std::env::var_os(variable) {
 		return PathBuf::from(path);
 	}
 	let exe = std::env::current_exe().expect("test executable has a path");
-	// target/<profile>/deps/<test> -> target/<profile>/keyorch-node
+	// target/<profile>/deps/<test> -> target/<profile>/<name>
 	let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target layout");
-	profile_dir.join("keyorch-node")
+	profile_dir.join(name)
+}
+
+/// The `keyorch-node` binary under test: `$KEYORCH_NODE_BIN`, or the one cargo built beside
+/// this test executable.
+pub fn node_binary() -> PathBuf {
+	built_binary("KEYORCH_NODE_BIN", "keyorch-node")
+}
+
+/// The `keyorch` command line under test: `$KEYORCH_CLI_BIN`, or the one cargo built beside
+/// this test executable (`cargo build --workspace`, as `scripts/build.sh` does).
+pub fn cli_binary() -> PathBuf {
+	built_binary("KEYORCH_CLI_BIN", "keyorch")
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

@@ -1,0 +1,139 @@
+//! Typed reads of keyorch's ledger through its runtime API (`KeyorchApi_*` via `state_call`).
+//!
+//! Every read takes the block to read at; `None` means the latest finalized block, so what a
+//! client acts on cannot be reverted.
+
+use codec::{DecodeAll, Encode};
+use jsonrpsee::rpc_params;
+use sp_core::{Bytes, H256};
+
+use crate::{
+	AccountId, EndedBy, EpochIndex, EpochView, Error, NodeClient, StreamId, StreamStatus,
+	StreamView, Tombstone,
+};
+
+/// How a stream status is written for people and scripts: `requested`, `live`, `closed`,
+/// `revoked` or `expired`.
+pub fn stream_status_name(status: StreamStatus) -> &'static str {
+	match status {
+		StreamStatus::Requested => "requested",
+		StreamStatus::Live => "live",
+		StreamStatus::Closed => "closed",
+		StreamStatus::Revoked => "revoked",
+		StreamStatus::Expired => "expired",
+	}
+}
+
+/// How the party that ended a stream is written: `initiator`, `provider`, `governance` or
+/// `expiry`.
+pub fn ended_by_name(by: EndedBy) -> &'static str {
+	match by {
+		EndedBy::Initiator => "initiator",
+		EndedBy::Provider => "provider",
+		EndedBy::Governance => "governance",
+		EndedBy::Expiry => "expiry",
+	}
+}
+
+impl NodeClient {
+	/// `block`, or the latest finalized block if `None`.
+	pub(crate) async fn at_or_finalized(&self, block: Option<H256>) -> Result<H256, Error> {
+		match block {
+			Some(hash) => Ok(hash),
+			None => self.finalized_hash().await,
+		}
+	}
+
+	/// Calls runtime-API function `function` (e.g. `KeyorchApi_stream`) with SCALE-encoded
+	/// `args` at block `at` (the latest finalized block if `None`) and decodes its answer.
+	pub async fn runtime_call<R: DecodeAll>(
+		&self,
+		function: &'static str,
+		args: impl Encode,
+		at: Option<H256>,
+	) -> Result<R, Error> {
+		let at = self.at_or_finalized(at).await?;
+		let answer: Bytes =
+			self.call("state_call", rpc_params![function, Bytes(args.encode()), at]).await?;
+		R::decode_all(&mut &answer[..])
+			.map_err(|e| Error::Malformed { method: function, detail: e.to_string() })
+	}
+
+	/// An open stream with its holders, policy and epochs (`KeyorchApi_stream`); `None` if no
+	/// such stream is open (see [`Self::tombstone`] for ended ones).
+	pub async fn stream_view(
+		&self,
+		stream: StreamId,
+		at: Option<H256>,
+	) -> Result<Option<StreamView>, Error> {
+		self.runtime_call("KeyorchApi_stream", stream, at).await
+	}
+
+	/// The status of an open or ended stream (`KeyorchApi_stream_status`).
+	pub async fn stream_status(
+		&self,
+		stream: StreamId,
+		at: Option<H256>,
+	) -> Result<Option<StreamStatus>, Error> {
+		self.runtime_call("KeyorchApi_stream_status", stream, at).await
+	}
+
+	/// What remains of an ended stream (`KeyorchApi_tombstone`).
+	pub async fn tombstone(
+		&self,
+		stream: StreamId,
+		at: Option<H256>,
+	) -> Result<Option<Tombstone>, Error> {
+		self.runtime_call("KeyorchApi_tombstone", stream, at).await
+	}
+
+	/// The commitments and record hashes of the stream's current epoch
+	/// (`KeyorchApi_current_epoch`).
+	pub async fn current_epoch_view(
+		&self,
+		stream: StreamId,
+		at: Option<H256>,
+	) -> Result<Option<EpochView>, Error> {
+		self.runtime_call("KeyorchApi_current_epoch", stream, at).await
+	}
+
+	/// A stored epoch of the stream, the current or the previous one (`KeyorchApi_epoch`).
+	pub async fn epoch_view(
+		&self,
+		stream: StreamId,
+		epoch: EpochIndex,
+		at: Option<H256>,
+	) -> Result<Option<EpochView>, Error> {
+		self.runtime_call("KeyorchApi_epoch", (stream, epoch), at).await
+	}
+
+	/// The X25519 public key `who` registered, if it is a participant
+	/// (`KeyorchApi_participant_key`).
+	pub async fn participant_key(
+		&self,
+		who: &AccountId,
+		at: Option<H256>,
+	) -> Result<Option<[u8; 32]>, Error> {
+		self.runtime_call("KeyorchApi_participant_key", who, at).await
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn status_names_are_lowercase_words() {
+		let all = [
+			(StreamStatus::Requested, "requested"),
+			(StreamStatus::Live, "live"),
+			(StreamStatus::Closed, "closed"),
+			(StreamStatus::Revoked, "revoked"),
+			(StreamStatus::Expired, "expired"),
+		];
+		for (status, name) in all {
+			assert_eq!(stream_status_name(status), name);
+		}
+		assert_eq!(ended_by_name(EndedBy::Governance), "governance");
+	}
+}
