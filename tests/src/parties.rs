@@ -39,6 +39,11 @@ impl Party {
 		Self { signer: identity.signer().clone(), identity }
 	}
 
+	/// Its identity: account key and X25519 key.
+	pub fn identity(&self) -> &Identity {
+		&self.identity
+	}
+
 	/// Its account as raw bytes.
 	pub fn account(&self) -> [u8; 32] {
 		self.signer.account_id().into()
