@@ -139,7 +139,7 @@ pub struct OverlayStatus {
 }
 
 enum Command {
-	Get { key: [u8; 32], local_only: bool, reply: oneshot::Sender<Result<Vec<u8>, GetRecordError>> },
+	Get { key: [u8; 32], local_only: bool, reply: RecordReply },
 	Put { key: [u8; 32], value: Vec<u8>, reply: oneshot::Sender<PutOutcome> },
 	Status { reply: oneshot::Sender<OverlayStatus> },
 }
@@ -308,6 +308,9 @@ pub fn start<S: OffchainStorage + 'static>(
 	Ok((Overlay { commands }, worker.run(receiver)))
 }
 
+/// Where the answer to one `keyorch_getRecord` goes.
+type RecordReply = oneshot::Sender<Result<Vec<u8>, GetRecordError>>;
+
 /// A record offered by a peer before its epoch was final here.
 struct PendingRecord {
 	record: Record,
@@ -324,7 +327,7 @@ struct Worker<S> {
 	bootnodes: Vec<Multiaddr>,
 	slot: Duration,
 	/// DHT lookups in flight and who waits for them.
-	gets: HashMap<QueryId, Vec<oneshot::Sender<Result<Vec<u8>, GetRecordError>>>>,
+	gets: HashMap<QueryId, Vec<RecordReply>>,
 	/// `keyorch_putRecord` records waiting for the closest peers to be found.
 	puts: HashMap<QueryId, Record>,
 	pending: VecDeque<PendingRecord>,
@@ -517,7 +520,7 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		&mut self,
 		key: [u8; 32],
 		local_only: bool,
-		reply: oneshot::Sender<Result<Vec<u8>, GetRecordError>>,
+		reply: RecordReply,
 	) {
 		if let Some((_, Some(status))) = self.index.lookup(&key) {
 			let _ = reply.send(Err(GetRecordError::Ended(status)));
