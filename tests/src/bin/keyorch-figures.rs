@@ -16,8 +16,8 @@ use std::{
 };
 
 use codec::Encode;
-use keyorch_client::{NodeClient, WitnessEndpoint};
-use keyorch_runtime::pallet_keyorch::RotationPolicy;
+use keyorch_client::{AssembledKey, NodeClient, WitnessEndpoint};
+use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 use keyorch_tests::{
 	cli_binary, local_network_with_witnesses,
 	parties::{wait_for_epoch, DealtStream, Party},
@@ -125,6 +125,20 @@ async fn overlay() {
 	);
 }
 
+/// `party`'s key of epoch 0 of `stream`, assembled through the node at `url` as soon as it can be.
+async fn key_when_ready(
+	url: String,
+	party: &Party,
+	stream: StreamId,
+	endpoints: &[WitnessEndpoint],
+) -> AssembledKey {
+	let client = NodeClient::connect(&url).await.expect("node RPC");
+	wait_for("a usable key", Duration::from_secs(120), || async {
+		client.assemble_key(party.identity(), stream, Some(0), endpoints).await.ok()
+	})
+	.await
+}
+
 /// Time from `request_stream` to both parties holding the key, for `count` streams.
 async fn assembly(local: bool, count: usize) {
 	let nodes = if local {
@@ -154,20 +168,9 @@ async fn assembly(local: bool, count: usize) {
 		let (stream, block) =
 			initiator.request_stream(&client, &provider, seeds.len() as u32, 2, no_rotation).await;
 		let dealt = wait_for_epoch(&client, stream, 0, block, Duration::from_secs(120)).await;
-		let key_of = |url: String, party: &Party| {
-			let endpoints = endpoints.clone();
-			let identity = party.identity().clone();
-			async move {
-				let client = NodeClient::connect(&url).await.expect("node RPC");
-				wait_for("a usable key", Duration::from_secs(120), || async {
-					client.assemble_key(&identity, stream, Some(0), &endpoints).await.ok()
-				})
-				.await
-			}
-		};
 		let (mine, theirs) = tokio::join!(
-			key_of(nodes[0].ws_url(), &initiator),
-			key_of(provider_node.ws_url(), &provider)
+			key_when_ready(nodes[0].ws_url(), &initiator, stream, &endpoints),
+			key_when_ready(provider_node.ws_url(), &provider, stream, &endpoints)
 		);
 		assert_eq!(mine.keys.fingerprint(), theirs.keys.fingerprint());
 		samples.push(started.elapsed());
