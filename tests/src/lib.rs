@@ -14,15 +14,19 @@ use keyorch_client::NodeClient;
 pub mod keyorch_rpc;
 pub mod parties;
 
-/// The binary `$<variable>`, or the binary `name` cargo built beside this test executable.
+/// The binary `$<variable>`, or the binary `name` cargo built beside this test executable (or
+/// this binary of the tests crate).
 fn built_binary(variable: &str, name: &str) -> PathBuf {
 	if let Some(path) = std::env::var_os(variable) {
 		return PathBuf::from(path);
 	}
 	let exe = std::env::current_exe().expect("test executable has a path");
-	// target/<profile>/deps/<test> -> target/<profile>/<name>
-	let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target layout");
-	profile_dir.join(name)
+	// target/<profile>/deps/<test> or target/<profile>/<bin> -> target/<profile>/<name>
+	let mut dir = exe.parent().expect("target layout");
+	if dir.ends_with("deps") {
+		dir = dir.parent().expect("target layout");
+	}
+	dir.join(name)
 }
 
 /// The `keyorch-node` binary under test: `$KEYORCH_NODE_BIN`, or the one cargo built beside
