@@ -10,12 +10,15 @@
 //! - the ledger: [`NodeClient::stream_view`], `epoch_view`, `tombstone`… — typed runtime-API
 //!   reads at the latest finalized block;
 //! - key assembly: [`NodeClient::assemble_key`] rebuilds a stream epoch's keys from the
-//!   holder's own sealed share and shares released by [`WitnessEndpoint`]s.
+//!   holder's own sealed share and shares released by [`WitnessEndpoint`]s;
+//!   [`NodeClient::follow_keys`] gives each new epoch's keys and the stream's end as they
+//!   become final.
 //!
 //! Secure streams build on these (see the README).
 
 mod assembly;
 mod error;
+mod follow;
 mod identity;
 mod ledger;
 mod node;
@@ -28,6 +31,7 @@ pub use assembly::{
 	WITNESS_TIMEOUT,
 };
 pub use error::Error;
+pub use follow::{KeyUpdate, ASSEMBLY_PATIENCE};
 pub use identity::Identity;
 pub use ledger::{ended_by_name, stream_status_name};
 pub use node::{Health, Included, NodeClient, NodeStatus, RuntimeVersionInfo};

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use keyorch_client::{AssembledKey, Error, NodeClient, WitnessEndpoint};
+use futures::StreamExt;
+use keyorch_client::{AssembledKey, Error, KeyUpdate, NodeClient, WitnessEndpoint};
 use keyorch_primitives::{
 	frame::{HEADER_LEN, TAG_LEN},
 	Direction, StreamKeys,
@@ -81,6 +82,17 @@ async fn ask(
 	stream: StreamId,
 ) -> Result<AssembledKey, Error> {
 	assemble(&nodes[node], party, stream, &[&nodes[3], &nodes[4]]).await
+}
+
+/// The next key update, within the dealing timeout.
+async fn next_update(
+	updates: &mut (impl futures::Stream<Item = Result<KeyUpdate, Error>> + Unpin),
+) -> KeyUpdate {
+	tokio::time::timeout(DEALING_TIMEOUT, updates.next())
+		.await
+		.expect("an update in time")
+		.expect("the stream of updates goes on")
+		.expect("no error")
 }
 
 fn assert_stream_ended(result: Result<AssembledKey, Error>) {
@@ -178,4 +190,46 @@ async fn on_a_network_assembly_skips_a_dead_witness_and_fails_fast_without_enoug
 	})
 	.await;
 	assert_stream_ended(ask(&nodes, 2, &stream.provider, stream.stream).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn following_a_stream_gives_each_new_epoch_and_then_its_end() {
+	let node = Node::start(NodeConfig {
+		args: ["--dev", "--witness", "//Dave"].map(String::from).to_vec(),
+		..Default::default()
+	})
+	.await;
+	let client = node.client().await;
+	let initiator = Party::new("//Bob");
+	let provider = Party::new("//Charlie");
+	initiator.register(&client, false).await;
+	provider.register(&client, false).await;
+	Party::dev("//Dave").register(&client, true).await;
+	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
+	let (stream, _) = initiator.request_stream(&client, &provider, 1, 2, no_rotation).await;
+
+	let witnesses = [WitnessEndpoint::new(node.ws_url())];
+	let follower = node.client().await;
+	let mut updates = Box::pin(follower.follow_keys(provider.identity(), stream, &witnesses));
+	let KeyUpdate::Epoch(first) = next_update(&mut updates).await else {
+		panic!("expected epoch 0")
+	};
+	assert_eq!(first.epoch, 0);
+	client.rotate(&initiator.signer, stream).await.expect("rotate");
+	let KeyUpdate::Epoch(second) = next_update(&mut updates).await else {
+		panic!("expected epoch 1")
+	};
+	assert_eq!(second.epoch, 1);
+	let mine = assemble(&node, &initiator, stream, &[&node]).await.expect("initiator's key");
+	assert_same_keys(&mine.keys, &second.keys);
+
+	let revoked = client.revoke(&initiator.signer, stream, "done").await.expect("revoke");
+	match next_update(&mut updates).await {
+		KeyUpdate::Ended { status, block } => {
+			assert_eq!(status, "revoked");
+			assert_eq!(block, revoked.number);
+		},
+		other => panic!("expected the end, got {other:?}"),
+	}
+	assert!(updates.next().await.is_none(), "nothing after the end");
 }

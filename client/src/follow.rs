@@ -1,0 +1,128 @@
+//! Following a stream's keys: every epoch the chain deals is assembled as soon as the witnesses
+//! hold their shares, and the end of the stream (revocation, close, expiry) is reported the
+//! moment it is final. This is what keeps a secure stream's keys current.
+
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt};
+use keyorch_runtime::pallet_keyorch::StreamId;
+
+use crate::{AssembledKey, Error, Identity, NodeClient, StreamEvent, WitnessEndpoint};
+
+/// How long an epoch's assembly is retried while witnesses are still fetching their shares.
+pub const ASSEMBLY_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Pause between two assembly attempts of the same epoch.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// A change of a stream's keys.
+#[derive(Debug)]
+pub enum KeyUpdate {
+	/// The keys of a newly dealt epoch (or of the current one, first).
+	Epoch(AssembledKey),
+	/// The stream ended; no key will be released any more.
+	Ended {
+		/// `revoked`, `closed` or `expired`.
+		status: String,
+		/// The finalized block that ended it.
+		block: u32,
+	},
+}
+
+/// Whether an assembly failure may go away by itself soon: witnesses that do not hold the new
+/// epoch's share yet, or a record still on its way through the DHT.
+fn transient(error: &Error) -> bool {
+	matches!(
+		error,
+		Error::NotEnoughWitnesses { .. }
+			| Error::RecordNotFound { .. }
+			| Error::EpochNotDealt { .. }
+	)
+}
+
+impl NodeClient {
+	/// Assembles `identity`'s key of `epoch`, retrying for [`ASSEMBLY_PATIENCE`] while the
+	/// failure is one that passes by itself (witnesses still fetching their shares).
+	pub async fn assemble_key_patiently(
+		&self,
+		identity: &Identity,
+		stream: StreamId,
+		epoch: Option<u32>,
+		witnesses: &[WitnessEndpoint],
+	) -> Result<AssembledKey, Error> {
+		let deadline = Instant::now() + ASSEMBLY_PATIENCE;
+		loop {
+			match self.assemble_key(identity, stream, epoch, witnesses).await {
+				Err(error) if transient(&error) && Instant::now() < deadline => {
+					tokio::time::sleep(RETRY_PAUSE).await
+				},
+				outcome => return outcome,
+			}
+		}
+	}
+
+	/// The keys of `stream` as they change: first the current epoch's, then each newly dealt
+	/// epoch's, and finally [`KeyUpdate::Ended`] once the stream's end is final. Follows
+	/// finalized blocks from the latest one. Ends after `Ended` or the first error.
+	pub fn follow_keys<'a>(
+		&'a self,
+		identity: &'a Identity,
+		stream: StreamId,
+		witnesses: &'a [WitnessEndpoint],
+	) -> impl Stream<Item = Result<KeyUpdate, Error>> + 'a {
+		type Events<'a> =
+			std::pin::Pin<Box<dyn Stream<Item = Result<StreamEvent, Error>> + Send + 'a>>;
+		enum State<'a> {
+			Start,
+			/// Following events, with the last epoch given out.
+			Following(Events<'a>, u32),
+			Done,
+		}
+		let events = move |from: u32| -> Events<'a> { Box::pin(self.stream_events(stream, from)) };
+		futures::stream::unfold(State::Start, move |state| async move {
+			match state {
+				State::Start => {
+					let from = match self.finalized_number().await {
+						Ok(number) => number + 1,
+						Err(error) => return Some((Err(error), State::Done)),
+					};
+					let first =
+						self.assemble_key_patiently(identity, stream, None, witnesses).await;
+					let next = match &first {
+						Ok(key) => State::Following(events(from), key.epoch),
+						Err(_) => State::Done,
+					};
+					Some((first.map(KeyUpdate::Epoch), next))
+				},
+				State::Following(mut events, last) => loop {
+					let event = match events.next().await? {
+						Ok(event) => event,
+						Err(error) => return Some((Err(error), State::Done)),
+					};
+					let (status, block) = match event {
+						// The first update may already be this epoch's.
+						StreamEvent::EpochReady { epoch, .. } if epoch <= last => continue,
+						StreamEvent::EpochReady { epoch, .. } => {
+							let key = self
+								.assemble_key_patiently(identity, stream, Some(epoch), witnesses)
+								.await;
+							let next = if key.is_ok() {
+								State::Following(events, epoch)
+							} else {
+								State::Done
+							};
+							return Some((key.map(KeyUpdate::Epoch), next));
+						},
+						StreamEvent::Revoked { block, .. } => ("revoked", block),
+						StreamEvent::Closed { block, .. } => ("closed", block),
+						StreamEvent::Expired { block } => ("expired", block),
+						StreamEvent::EpochRequested { .. } => continue,
+					};
+					let ended = KeyUpdate::Ended { status: status.into(), block };
+					return Some((Ok(ended), State::Done));
+				},
+				State::Done => None,
+			}
+		})
+	}
+}
