@@ -36,12 +36,18 @@ async fn register_all(
 	}
 }
 
-/// Fetches the record of every holder of `epoch` over RPC and checks it against the chain.
+/// Fetches the record of every holder of `epoch` over RPC, once it is final, and checks it
+/// against the chain.
 async fn fetch_records(
 	client: &NodeClient,
 	context: &DealContext,
 	dealt: &DealtEpoch,
 ) -> Vec<SealedShareRecord> {
+	// Nodes serve a record only once the chain commits to it in a finalized block.
+	wait_for("the dealing to be final", Duration::from_secs(120), || async {
+		(client.finalized_number().await.ok()? >= dealt.block).then_some(())
+	})
+	.await;
 	let mut records = Vec::new();
 	for (position, expected_hash) in dealt.record_hashes.iter().enumerate() {
 		let key = record_dht_key(context, position as u8 + 1);
@@ -207,6 +213,9 @@ async fn another_orchestrator_takes_over_when_the_designated_one_is_down() {
 		dealt.block,
 		requested
 	);
+	// With one of three validators down GRANDPA cannot finalize, and nodes serve records only
+	// once final: the designated orchestrator comes back, finality catches up, records flow.
+	nodes[designated].restart().await;
 	let context = DealContext { stream_id: stream.0, epoch: 0 };
 	let records = fetch_records(client, &context, &dealt).await;
 	records[0].open(initiator.secret(), &context, 1).expect("initiator's share");
