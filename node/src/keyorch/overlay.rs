@@ -516,12 +516,7 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		}
 	}
 
-	fn get(
-		&mut self,
-		key: [u8; 32],
-		local_only: bool,
-		reply: RecordReply,
-	) {
+	fn get(&mut self, key: [u8; 32], local_only: bool, reply: RecordReply) {
 		if let Some((_, Some(status))) = self.index.lookup(&key) {
 			let _ = reply.send(Err(GetRecordError::Ended(status)));
 			return;
