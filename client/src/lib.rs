@@ -12,7 +12,9 @@
 //! - key assembly: [`NodeClient::assemble_key`] rebuilds a stream epoch's keys from the
 //!   holder's own sealed share and shares released by [`WitnessEndpoint`]s.
 //!
-//! Secure streams build on these (see the README).
+//! - secure streams: [`secure::SecureStream`], AES-256-GCM frames between initiator and
+//!   provider over TCP, Unix sockets or WebSockets, with resumption, rotation and revocation,
+//!   and [`secure::SecureDatagram`] over UDP.
 
 mod assembly;
 mod error;
@@ -20,6 +22,7 @@ mod identity;
 mod ledger;
 mod node;
 mod refusal;
+pub mod secure;
 mod signer;
 mod streams;
 
