@@ -187,7 +187,8 @@ impl std::fmt::Display for EndReason {
 /// Tuning of a [`SecureStream`]; [`Default`] suits most uses.
 #[derive(Clone, Debug)]
 pub struct SecureConfig {
-	/// Largest message chunk per frame (at most [`MAX_FRAME_PAYLOAD`]); default 64 KiB.
+	/// Largest message chunk per frame (clamped to `1..=`[`MAX_FRAME_PAYLOAD`]); default
+	/// 64 KiB.
 	pub max_frame_payload: usize,
 	/// Largest message [`SecureSender::send`] sends and [`SecureReceiver::recv`] accepts;
 	/// default 64 MiB.
@@ -229,3 +230,28 @@ fn frame_buffer(body_len: usize) -> Vec<u8> {
 
 /// Where a frame's body starts in a [`frame_buffer`].
 const BODY_OFFSET: usize = HEADER_LEN + PREFIX_LEN;
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn roles_send_what_the_other_receives() {
+		for role in [Role::Initiator, Role::Provider] {
+			assert_ne!(role.send_direction(), role.receive_direction());
+		}
+		assert_eq!(Role::Initiator.send_direction(), Role::Provider.receive_direction());
+	}
+
+	#[test]
+	fn end_reasons_round_trip_through_their_byte() {
+		for reason in [EndReason::Revoked, EndReason::Expired, EndReason::Closed] {
+			assert_eq!(EndReason::from_byte(reason as u8), Some(reason));
+		}
+		assert_eq!(EndReason::from_byte(0), None);
+		assert_eq!(
+			SecureStreamError::Ended(EndReason::Revoked).to_string(),
+			"the stream was revoked"
+		);
+	}
+}

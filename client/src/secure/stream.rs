@@ -10,7 +10,9 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use super::driver::{Command, Delivery, Driver, Outgoing, Snapshot};
 use super::hello::{initiate, timed, HelloKind, Incoming, KeyRing};
-use super::{frame_buffer, EndReason, Role, SecureConfig, SecureStreamError, BODY_OFFSET};
+use super::{
+	frame_buffer, EndReason, Role, SecureConfig, SecureStreamError, BODY_OFFSET, MAX_FRAME_PAYLOAD,
+};
 
 /// A byte transport a secure stream runs over: reliable and ordered (TCP, a Unix socket, a
 /// WebSocket through [`super::WsTransport`], a TLS stream…).
@@ -335,7 +337,7 @@ impl SecureSender {
 				max: config.max_message_len,
 			});
 		}
-		let chunk_len = config.max_frame_payload;
+		let chunk_len = config.max_frame_payload.clamp(1, MAX_FRAME_PAYLOAD);
 		let chunks = message.len().div_ceil(chunk_len).max(1);
 		for index in 0..chunks {
 			let chunk = &message[index * chunk_len..message.len().min((index + 1) * chunk_len)];
