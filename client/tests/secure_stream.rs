@@ -533,6 +533,36 @@ async fn revocation_mid_transfer_ends_both_sides_with_the_revocation_error() {
 	assert_eq!(initiator_control.resume(transport).await, Err(revoked));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_receiving_half_does_not_stall_the_sending_half() {
+	const TOTAL: usize = 12 * MIB;
+	let listeners = Listeners::new().await;
+	let (initiator, provider) = open(listeners.link(Kind::Unix).await, keys(0), keys(0)).await;
+	// The initiator only sends; what the provider sends it is never read.
+	let (initiator_sender, _) = initiator.split();
+	let (mut provider_sender, provider_receiver) = provider.split();
+	let unread = async {
+		let message = vec![3u8; 256 * 1024];
+		for _ in 0..TOTAL / message.len() {
+			provider_sender.send(&message).await.unwrap();
+		}
+		provider_sender.finish().await.unwrap();
+	};
+	let ((sent, (received, len)), ()) = within(60, "both directions", async {
+		tokio::join!(
+			async {
+				tokio::join!(
+					send_all(initiator_sender, TOTAL, &[]),
+					receive_all(provider_receiver, &[])
+				)
+			},
+			unread,
+		)
+	})
+	.await;
+	assert_eq!((sent, len), (received, TOTAL));
+}
+
 #[tokio::test]
 async fn a_peer_without_the_keys_fails_the_hello() {
 	let listeners = Listeners::new().await;

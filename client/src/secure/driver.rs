@@ -423,8 +423,14 @@ impl Driver {
 				metrics.usage.bytes_received += len as u64;
 				metrics.usage.bytes_received_in_epoch += len as u64;
 				drop(metrics);
+				// Counted before the receiver can read it; uncounted if nobody will (the
+				// receiving half was dropped), so that acks keep flowing for what this side
+				// sends.
 				self.shared.unread.fetch_add(len, Ordering::Relaxed);
-				let _ = self.deliveries.send(Delivery::Chunk { data, last: kind == Kind::Last });
+				let delivery = Delivery::Chunk { data, last: kind == Kind::Last };
+				if self.deliveries.send(delivery).is_err() {
+					self.shared.unread.fetch_sub(len, Ordering::Relaxed);
+				}
 			},
 			Kind::Ack => {},
 			Kind::Ready => {
