@@ -14,7 +14,9 @@
 //!   [`NodeClient::follow_keys`] gives each new epoch's keys and the stream's end as they
 //!   become final.
 //!
-//! Secure streams build on these (see the README).
+//! - secure streams: [`secure::SecureStream`], AES-256-GCM frames between initiator and
+//!   provider over TCP, Unix sockets or WebSockets, with resumption, rotation and revocation,
+//!   and [`secure::SecureDatagram`] over UDP.
 
 mod assembly;
 mod error;
@@ -23,6 +25,7 @@ mod identity;
 mod ledger;
 mod node;
 mod refusal;
+pub mod secure;
 mod signer;
 mod streams;
 
