@@ -18,3 +18,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keyorch/target}"
 WASM_BUILD_WORKSPACE_HINT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export WASM_BUILD_WORKSPACE_HINT
 export KEYORCH_NODE_BIN="${KEYORCH_NODE_BIN:-$CARGO_TARGET_DIR/debug/keyorch-node}"
+export KEYORCH_CLI_BIN="${KEYORCH_CLI_BIN:-$CARGO_TARGET_DIR/debug/keyorch}"

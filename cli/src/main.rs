@@ -9,6 +9,7 @@ mod failure;
 mod input;
 mod progress;
 mod status;
+mod transfer;
 
 use std::{
 	path::{Path, PathBuf},
@@ -94,6 +95,55 @@ enum Command {
 		/// The stream id (0x and 64 hex digits).
 		stream: String,
 	},
+	/// As the stream's provider, send a file to its initiator over a secure stream, listening
+	/// on TCP, Unix-socket or WebSocket endpoints; keys follow the chain's epochs.
+	Send(SendArgs),
+	/// As the stream's initiator, receive the provider's file over a secure stream, resuming
+	/// over the next endpoint when a transport breaks; prints the file's SHA-256.
+	Receive(ReceiveArgs),
+}
+
+/// Where a transfer's keys come from.
+#[derive(Args, Debug)]
+struct TransferArgs {
+	/// The stream id (0x and 64 hex digits).
+	stream: String,
+	/// A witness node's WebSocket RPC URL; repeat it or separate URLs with commas.
+	#[arg(long = "witness-url", value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
+	witness_urls: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct SendArgs {
+	#[command(flatten)]
+	transfer: TransferArgs,
+	/// The file to send.
+	#[arg(long, value_name = "FILE")]
+	file: PathBuf,
+	/// Where to listen: tcp:HOST:PORT, unix:PATH or ws:HOST:PORT (repeatable).
+	#[arg(long = "listen", value_name = "ENDPOINT", required = true)]
+	listen: Vec<transfer::Endpoint>,
+	/// Send at most this many bytes per second.
+	#[arg(long, value_name = "BYTES")]
+	rate: Option<u64>,
+	/// Report the bytes sent on chain every this many bytes (for byte-budget rotation).
+	#[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+	report_every: u64,
+}
+
+#[derive(Args, Debug)]
+struct ReceiveArgs {
+	#[command(flatten)]
+	transfer: TransferArgs,
+	/// Where to write the file; if it has bytes already, only the rest is asked for.
+	#[arg(long, value_name = "FILE")]
+	out: PathBuf,
+	/// The provider's endpoints, tried in turn: tcp:HOST:PORT, unix:PATH or ws:HOST:PORT.
+	#[arg(long = "connect", value_name = "ENDPOINT", required = true)]
+	connect: Vec<transfer::Endpoint>,
+	/// Cut the transport once after this many bytes, to show resumption (demos and tests).
+	#[arg(long, value_name = "BYTES")]
+	cut_after: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -345,8 +395,40 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 			.await?;
 			println!("closed stream {} in block #{}", hex(stream.as_bytes()), included.number);
 		},
+		Command::Send(args) => {
+			let identity = context.identity()?;
+			let client = context.connect().await?;
+			let (stream, witnesses) = transfer_target(&args.transfer)?;
+			let session = transfer::Session {
+				client: &client,
+				identity: &identity,
+				stream,
+				witnesses: &witnesses,
+			};
+			session.send(&args.file, args.listen, args.rate, Some(args.report_every)).await?;
+		},
+		Command::Receive(args) => {
+			let identity = context.identity()?;
+			let client = context.connect().await?;
+			let (stream, witnesses) = transfer_target(&args.transfer)?;
+			let session = transfer::Session {
+				client: &client,
+				identity: &identity,
+				stream,
+				witnesses: &witnesses,
+			};
+			session.receive(&args.out, args.connect, args.cut_after).await?;
+		},
 	}
 	Ok(())
+}
+
+/// The stream and witness endpoints of a transfer.
+fn transfer_target(
+	args: &TransferArgs,
+) -> Result<(keyorch_client::StreamId, Vec<WitnessEndpoint>), Failure> {
+	let stream = input::stream_id(&args.stream)?;
+	Ok((stream, args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect()))
 }
 
 #[tokio::main]

@@ -35,7 +35,8 @@ impl Drop for KeyFile {
 }
 
 /// An sr25519 account key and an X25519 encryption key. Secrets are zeroized on drop and never
-/// shown by `Debug`.
+/// shown by `Debug`. A clone zeroizes its own copy when dropped.
+#[derive(Clone)]
 pub struct Identity {
 	signer: Signer,
 	encryption: EncryptionSecret,

@@ -26,6 +26,7 @@ mod ledger;
 mod node;
 mod refusal;
 pub mod secure;
+mod session;
 mod signer;
 mod streams;
 
@@ -39,6 +40,7 @@ pub use identity::Identity;
 pub use ledger::{ended_by_name, stream_status_name};
 pub use node::{Health, Included, NodeClient, NodeStatus, RuntimeVersionInfo};
 pub use refusal::Refusal;
+pub use session::{ChainLink, LinkEvent};
 pub use signer::Signer;
 pub use streams::{StreamEvent, StreamRequest};
 
