@@ -1,0 +1,221 @@
+//! Secure streams end to end: `keyorch send` and `keyorch receive` processes moving a file over
+//! a dev chain's keys — across a cut transport and key rotations, stopped by a revocation, and
+//! finished by a receiver that crashed and was started again.
+
+use std::{
+	path::{Path, PathBuf},
+	process::{Child, Command, Stdio},
+	time::{Duration, Instant},
+};
+
+use keyorch_client::NodeClient;
+use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
+use keyorch_tests::{cli_binary, free_port, parties::Party, Node, NodeConfig};
+use sha2::{Digest, Sha256};
+
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A dev node with Dave's witness service and a stream from Bob to Charlie.
+struct Setup {
+	node: Node,
+	client: NodeClient,
+	initiator: Party,
+	stream: StreamId,
+	dir: tempfile::TempDir,
+}
+
+impl Setup {
+	async fn new(rotate_every_bytes: Option<u64>) -> Self {
+		let node = Node::start(NodeConfig {
+			args: ["--dev", "--witness", "//Dave"].map(String::from).to_vec(),
+			..Default::default()
+		})
+		.await;
+		let client = node.client().await;
+		let initiator = Party::dev("//Bob");
+		let provider = Party::dev("//Charlie");
+		initiator.register(&client, false).await;
+		provider.register(&client, false).await;
+		Party::dev("//Dave").register(&client, true).await;
+		let rotation = RotationPolicy { every_blocks: None, every_bytes: rotate_every_bytes };
+		let (stream, _) = initiator.request_stream(&client, &provider, 1, 2, rotation).await;
+		Self { node, client, initiator, stream, dir: tempfile::tempdir().expect("temporary dir") }
+	}
+
+	fn path(&self, name: &str) -> PathBuf {
+		self.dir.path().join(name)
+	}
+
+	/// Runs `keyorch` as `seed` with `args`, stderr into `<log>.log`.
+	fn keyorch(&self, seed: &str, log: &str, args: &[String]) -> Child {
+		let stream = format!("{:?}", self.stream);
+		let stderr = std::fs::File::create(self.path(&format!("{log}.log"))).expect("log file");
+		Command::new(cli_binary())
+			.args(["--url", &self.node.ws_url(), "--dev-seed", seed])
+			.arg(args[0].as_str())
+			.arg(&stream)
+			.args(&args[1..])
+			.args(["--witness-url", &self.node.ws_url()])
+			.stdin(Stdio::null())
+			.stdout(Stdio::piped())
+			.stderr(stderr)
+			.spawn()
+			.expect("keyorch runs")
+	}
+
+	fn log(&self, name: &str) -> String {
+		std::fs::read_to_string(self.path(&format!("{name}.log"))).unwrap_or_default()
+	}
+}
+
+/// The transfer's endpoints: TCP, a Unix socket and a WebSocket.
+fn endpoints(dir: &Path) -> [String; 3] {
+	[
+		format!("tcp:127.0.0.1:{}", free_port()),
+		format!("unix:{}", dir.join("transfer.sock").display()),
+		format!("ws:127.0.0.1:{}", free_port()),
+	]
+}
+
+fn send_args(file: &Path, endpoints: &[String], rate: u64) -> Vec<String> {
+	let mut args = vec!["send".into(), "--file".into(), file.display().to_string()];
+	args.extend(["--rate".into(), rate.to_string()]);
+	for endpoint in endpoints {
+		args.extend(["--listen".into(), endpoint.clone()]);
+	}
+	args
+}
+
+fn receive_args(out: &Path, endpoints: &[String], extra: &[&str]) -> Vec<String> {
+	let mut args = vec!["receive".into(), "--out".into(), out.display().to_string()];
+	for endpoint in endpoints {
+		args.extend(["--connect".into(), endpoint.clone()]);
+	}
+	args.extend(extra.iter().map(|arg| arg.to_string()));
+	args
+}
+
+/// A file of `len` random bytes and its SHA-256.
+fn random_file(path: &Path, len: usize) -> String {
+	let bytes: Vec<u8> = (0..len).map(|_| rand::random()).collect();
+	std::fs::write(path, &bytes).expect("written");
+	digest(&bytes)
+}
+
+fn digest(bytes: &[u8]) -> String {
+	Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Waits for `child` to exit (killing it after the timeout); its exit code and stdout.
+fn finish(mut child: Child, what: &str, logs: impl Fn() -> String) -> (i32, String) {
+	let deadline = Instant::now() + PROCESS_TIMEOUT;
+	loop {
+		if let Some(status) = child.try_wait().expect("wait") {
+			let mut stdout = String::new();
+			use std::io::Read;
+			child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("stdout");
+			return (status.code().unwrap_or(-1), stdout);
+		}
+		if Instant::now() > deadline {
+			let _ = child.kill();
+			panic!("{what} did not finish in {PROCESS_TIMEOUT:?}; logs:\n{}", logs());
+		}
+		std::thread::sleep(Duration::from_millis(100));
+	}
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_crosses_a_cut_transport_and_three_key_rotations() {
+	let setup = Setup::new(Some(4 << 20)).await;
+	let sent = setup.path("sent.bin");
+	let hash = random_file(&sent, 16 << 20);
+	let endpoints = endpoints(setup.dir.path());
+	let sender = setup.keyorch("//Charlie", "send", &send_args(&sent, &endpoints, 4_000_000));
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let out = setup.path("received.bin");
+	let receiver = setup.keyorch(
+		"//Bob",
+		"receive",
+		&receive_args(&out, &endpoints, &["--cut-after", "5000000"]),
+	);
+	let logs = || format!("send:\n{}\nreceive:\n{}", setup.log("send"), setup.log("receive"));
+	let (code, stdout) = finish(receiver, "receive", logs);
+	assert_eq!(code, 0, "{}", logs());
+	assert_eq!(finish(sender, "send", logs).0, 0, "{}", logs());
+
+	assert_eq!(stdout.trim(), format!("sha256 {hash} bytes {}", 16 << 20));
+	assert_eq!(digest(&std::fs::read(&out).expect("received")), hash);
+	let received_log = setup.log("receive");
+	assert!(received_log.contains("session resumed over unix:"), "{}", logs());
+	let epochs = received_log.matches("installed").count();
+	assert!(epochs >= 3, "expected three rotations during the transfer: {}", logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_mid_transfer_ends_both_sides_with_the_revocation_error() {
+	let setup = Setup::new(None).await;
+	let sent = setup.path("sent.bin");
+	random_file(&sent, 32 << 20);
+	let endpoints = endpoints(setup.dir.path());
+	let sender = setup.keyorch("//Charlie", "send", &send_args(&sent, &endpoints, 2_000_000));
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let out = setup.path("received.bin");
+	let receiver = setup.keyorch("//Bob", "receive", &receive_args(&out, &endpoints, &[]));
+	let logs = || format!("send:\n{}\nreceive:\n{}", setup.log("send"), setup.log("receive"));
+
+	// Revoke once bytes flow.
+	let started = Instant::now();
+	while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < (2 << 20) {
+		assert!(started.elapsed() < PROCESS_TIMEOUT, "no bytes arrived: {}", logs());
+		tokio::time::sleep(Duration::from_millis(100)).await;
+	}
+	let revoked = setup.client.revoke(&setup.initiator.signer, setup.stream, "stop").await;
+	revoked.expect("revoked");
+	let revoked_at = Instant::now();
+	for (child, what) in [(receiver, "receive"), (sender, "send")] {
+		let (code, _) = finish(child, what, logs);
+		assert_eq!(code, 5, "{what} ends as refused by the chain: {}", logs());
+		let log = setup.log(what);
+		let error = log.lines().find(|line| line.starts_with("error: ")).unwrap_or_default();
+		assert!(error.contains("revoked"), "{what}: {error}\n{}", logs());
+	}
+	assert!(revoked_at.elapsed() < Duration::from_secs(10), "both sides ended promptly");
+	assert!(std::fs::metadata(&out).expect("partial file").len() < 32 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_that_crashed_restarts_and_gets_the_rest() {
+	let setup = Setup::new(None).await;
+	let sent = setup.path("sent.bin");
+	let hash = random_file(&sent, 12 << 20);
+	let endpoints = endpoints(setup.dir.path());
+	let sender = setup.keyorch("//Charlie", "send", &send_args(&sent, &endpoints, 4_000_000));
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let out = setup.path("received.bin");
+	let mut first = setup.keyorch("//Bob", "crashed", &receive_args(&out, &endpoints, &[]));
+	let logs = || {
+		format!(
+			"send:\n{}\ncrashed:\n{}\nreceive:\n{}",
+			setup.log("send"),
+			setup.log("crashed"),
+			setup.log("receive")
+		)
+	};
+	let started = Instant::now();
+	while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < (3 << 20) {
+		assert!(started.elapsed() < PROCESS_TIMEOUT, "no bytes arrived: {}", logs());
+		tokio::time::sleep(Duration::from_millis(100)).await;
+	}
+	first.kill().expect("SIGKILL");
+	first.wait().expect("reaped");
+	let partial = std::fs::metadata(&out).expect("partial file").len();
+	assert!(partial < 12 << 20, "killed before the end");
+
+	let again = setup.keyorch("//Bob", "receive", &receive_args(&out, &endpoints, &[]));
+	let (code, stdout) = finish(again, "receive", logs);
+	assert_eq!(code, 0, "{}", logs());
+	assert_eq!(finish(sender, "send", logs).0, 0, "{}", logs());
+	assert_eq!(stdout.trim(), format!("sha256 {hash} bytes {}", 12 << 20));
+	assert!(setup.log("receive").contains("asking for the rest"), "{}", logs());
+	assert!(setup.log("send").contains("initiator opened a new session"), "{}", logs());
+}
