@@ -396,39 +396,28 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 			println!("closed stream {} in block #{}", hex(stream.as_bytes()), included.number);
 		},
 		Command::Send(args) => {
-			let identity = context.identity()?;
-			let client = context.connect().await?;
-			let (stream, witnesses) = transfer_target(&args.transfer)?;
-			let session = transfer::Session {
-				client: &client,
-				identity: &identity,
-				stream,
-				witnesses: &witnesses,
-			};
+			let session = transfer_session(&context, &args.transfer).await?;
 			session.send(&args.file, args.listen, args.rate, Some(args.report_every)).await?;
 		},
 		Command::Receive(args) => {
-			let identity = context.identity()?;
-			let client = context.connect().await?;
-			let (stream, witnesses) = transfer_target(&args.transfer)?;
-			let session = transfer::Session {
-				client: &client,
-				identity: &identity,
-				stream,
-				witnesses: &witnesses,
-			};
+			let session = transfer_session(&context, &args.transfer).await?;
 			session.receive(&args.out, args.connect, args.cut_after).await?;
 		},
 	}
 	Ok(())
 }
 
-/// The stream and witness endpoints of a transfer.
-fn transfer_target(
+/// The node, identity, stream and witness endpoints of a transfer.
+async fn transfer_session(
+	context: &Context,
 	args: &TransferArgs,
-) -> Result<(keyorch_client::StreamId, Vec<WitnessEndpoint>), Failure> {
-	let stream = input::stream_id(&args.stream)?;
-	Ok((stream, args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect()))
+) -> Result<transfer::Session, Failure> {
+	Ok(transfer::Session {
+		stream: input::stream_id(&args.stream)?,
+		witnesses: args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect(),
+		identity: context.identity()?,
+		client: context.connect().await?,
+	})
 }
 
 #[tokio::main]

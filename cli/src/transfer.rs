@@ -110,15 +110,15 @@ impl Timeline {
 }
 
 /// What both commands need.
-pub struct Session<'a> {
+pub struct Session {
 	/// The node.
-	pub client: &'a NodeClient,
+	pub client: NodeClient,
 	/// This side.
-	pub identity: &'a Identity,
+	pub identity: Identity,
 	/// The stream.
 	pub stream: StreamId,
 	/// Witness nodes for key assembly.
-	pub witnesses: &'a [WitnessEndpoint],
+	pub witnesses: Vec<WitnessEndpoint>,
 }
 
 fn stream_failure(error: SecureStreamError) -> Failure {
@@ -253,7 +253,7 @@ async fn serve(
 	}
 }
 
-impl Session<'_> {
+impl Session {
 	/// The current epoch's keys, once witnesses can release them.
 	async fn current_key(
 		&self,
@@ -261,7 +261,7 @@ impl Session<'_> {
 	) -> Result<keyorch_client::AssembledKey, Failure> {
 		let key = self
 			.client
-			.assemble_key_patiently(self.identity, self.stream, None, self.witnesses)
+			.assemble_key_patiently(&self.identity, self.stream, None, &self.witnesses)
 			.await?;
 		timeline.note(format!(
 			"key of epoch {} assembled with {} witness share(s), fingerprint {}",
@@ -282,9 +282,9 @@ impl Session<'_> {
 		timeline: Timeline,
 	) {
 		let link = ChainLink {
-			identity: self.identity,
+			identity: &self.identity,
 			stream: self.stream,
-			witnesses: self.witnesses,
+			witnesses: &self.witnesses,
 			epoch,
 			report_every,
 		};

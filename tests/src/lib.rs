@@ -265,6 +265,12 @@ pub async fn dev_node() -> Node {
 	Node::start(NodeConfig { args: vec!["--dev".into()], ..Default::default() }).await
 }
 
+/// Starts a `--dev` node that also runs the witness service for `seed` (e.g. `//Dave`).
+pub async fn dev_node_with_witness(seed: &str) -> Node {
+	let args = vec!["--dev".into(), "--witness".into(), seed.into()];
+	Node::start(NodeConfig { args, ..Default::default() }).await
+}
+
 /// Starts the three validators of `--chain local` (Alice, Bob, Charlie), peered through Alice.
 pub async fn local_network() -> Vec<Node> {
 	local_network_with_witnesses(&[]).await

@@ -106,6 +106,26 @@ impl Party {
 	}
 }
 
+/// Registers `initiator` and `provider` as participants and `witnesses` as witnesses, then
+/// requests a stream from `initiator` to `provider` with all of them as witnesses; returns its
+/// id and the block it was requested in.
+pub async fn register_and_request(
+	client: &NodeClient,
+	initiator: &Party,
+	provider: &Party,
+	witnesses: &[Party],
+	threshold: u32,
+	rotation: RotationPolicy,
+) -> (StreamId, u32) {
+	initiator.register(client, false).await;
+	provider.register(client, false).await;
+	for witness in witnesses {
+		witness.register(client, true).await;
+	}
+	let count = witnesses.len() as u32;
+	initiator.request_stream(client, provider, count, threshold, rotation).await
+}
+
 /// What `KeyEpochDealt` says of one epoch.
 pub struct DealtEpoch {
 	/// Holders in share order: initiator, provider, witnesses.
@@ -177,14 +197,9 @@ impl DealtStream {
 		let initiator = Party::new("//Ferdie");
 		let provider = Party::new("//Alice//stash");
 		let witnesses: Vec<_> = witnesses.iter().map(|seed| Party::dev(seed)).collect();
-		initiator.register(&client, false).await;
-		provider.register(&client, false).await;
-		for witness in &witnesses {
-			witness.register(&client, true).await;
-		}
 		let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
 		let (stream, requested) =
-			initiator.request_stream(&client, &provider, 2, 2, no_rotation).await;
+			register_and_request(&client, &initiator, &provider, &witnesses, 2, no_rotation).await;
 		let dealt = wait_for_epoch(&client, stream, 0, requested, DEALING_TIMEOUT).await;
 		Self { initiator, provider, witnesses, stream, dealt }
 	}

@@ -12,9 +12,9 @@ use keyorch_primitives::{
 };
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 use keyorch_tests::{
-	local_network_with_witnesses,
-	parties::{wait_for_epoch, DealtStream, Party},
-	wait_for, Node, NodeConfig,
+	dev_node_with_witness, local_network_with_witnesses,
+	parties::{register_and_request, wait_for_epoch, DealtStream, Party},
+	wait_for, Node,
 };
 
 const DEALING_TIMEOUT: Duration = Duration::from_secs(120);
@@ -104,21 +104,15 @@ fn assert_stream_ended(result: Result<AssembledKey, Error>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_dev_node_both_sides_get_the_key_rotate_and_lose_it_on_revocation() {
-	let node = Node::start(NodeConfig {
-		args: ["--dev", "--witness", "//Dave"].map(String::from).to_vec(),
-		..Default::default()
-	})
-	.await;
+	let node = dev_node_with_witness("//Dave").await;
 	let client = node.client().await;
 	let initiator = Party::new("//Bob");
 	let provider = Party::new("//Charlie");
-	let witness = Party::dev("//Dave");
-	initiator.register(&client, false).await;
-	provider.register(&client, false).await;
-	witness.register(&client, true).await;
 	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
 	let requested = Instant::now();
-	let (stream, block) = initiator.request_stream(&client, &provider, 1, 2, no_rotation).await;
+	let witnesses = [Party::dev("//Dave")];
+	let (stream, block) =
+		register_and_request(&client, &initiator, &provider, &witnesses, 2, no_rotation).await;
 	wait_for_epoch(&client, stream, 0, block, DEALING_TIMEOUT).await;
 	wait_for_shares(&[&node], 1).await;
 
@@ -194,19 +188,14 @@ async fn on_a_network_assembly_skips_a_dead_witness_and_fails_fast_without_enoug
 
 #[tokio::test(flavor = "multi_thread")]
 async fn following_a_stream_gives_each_new_epoch_and_then_its_end() {
-	let node = Node::start(NodeConfig {
-		args: ["--dev", "--witness", "//Dave"].map(String::from).to_vec(),
-		..Default::default()
-	})
-	.await;
+	let node = dev_node_with_witness("//Dave").await;
 	let client = node.client().await;
 	let initiator = Party::new("//Bob");
 	let provider = Party::new("//Charlie");
-	initiator.register(&client, false).await;
-	provider.register(&client, false).await;
-	Party::dev("//Dave").register(&client, true).await;
 	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
-	let (stream, _) = initiator.request_stream(&client, &provider, 1, 2, no_rotation).await;
+	let witnesses = [Party::dev("//Dave")];
+	let (stream, _) =
+		register_and_request(&client, &initiator, &provider, &witnesses, 2, no_rotation).await;
 
 	let witnesses = [WitnessEndpoint::new(node.ws_url())];
 	let follower = node.client().await;

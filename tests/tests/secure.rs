@@ -10,7 +10,11 @@ use std::{
 
 use keyorch_client::NodeClient;
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
-use keyorch_tests::{cli_binary, free_port, parties::Party, Node, NodeConfig};
+use keyorch_tests::{
+	cli_binary, dev_node_with_witness, free_port,
+	parties::{register_and_request, Party},
+	Node,
+};
 use sha2::{Digest, Sha256};
 
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,19 +30,14 @@ struct Setup {
 
 impl Setup {
 	async fn new(rotate_every_bytes: Option<u64>) -> Self {
-		let node = Node::start(NodeConfig {
-			args: ["--dev", "--witness", "//Dave"].map(String::from).to_vec(),
-			..Default::default()
-		})
-		.await;
+		let node = dev_node_with_witness("//Dave").await;
 		let client = node.client().await;
 		let initiator = Party::dev("//Bob");
 		let provider = Party::dev("//Charlie");
-		initiator.register(&client, false).await;
-		provider.register(&client, false).await;
-		Party::dev("//Dave").register(&client, true).await;
 		let rotation = RotationPolicy { every_blocks: None, every_bytes: rotate_every_bytes };
-		let (stream, _) = initiator.request_stream(&client, &provider, 1, 2, rotation).await;
+		let witnesses = [Party::dev("//Dave")];
+		let (stream, _) =
+			register_and_request(&client, &initiator, &provider, &witnesses, 2, rotation).await;
 		Self { node, client, initiator, stream, dir: tempfile::tempdir().expect("temporary dir") }
 	}
 
@@ -106,6 +105,15 @@ fn digest(bytes: &[u8]) -> String {
 	Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Waits until `path` holds at least `len` bytes.
+async fn wait_for_bytes(path: &Path, len: u64, logs: impl Fn() -> String) {
+	let started = Instant::now();
+	while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < len {
+		assert!(started.elapsed() < PROCESS_TIMEOUT, "no bytes arrived: {}", logs());
+		tokio::time::sleep(Duration::from_millis(100)).await;
+	}
+}
+
 /// Waits for `child` to exit (killing it after the timeout); its exit code and stdout.
 fn finish(mut child: Child, what: &str, logs: impl Fn() -> String) -> (i32, String) {
 	let deadline = Instant::now() + PROCESS_TIMEOUT;
@@ -164,11 +172,7 @@ async fn a_revocation_mid_transfer_ends_both_sides_with_the_revocation_error() {
 	let logs = || format!("send:\n{}\nreceive:\n{}", setup.log("send"), setup.log("receive"));
 
 	// Revoke once bytes flow.
-	let started = Instant::now();
-	while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < (2 << 20) {
-		assert!(started.elapsed() < PROCESS_TIMEOUT, "no bytes arrived: {}", logs());
-		tokio::time::sleep(Duration::from_millis(100)).await;
-	}
+	wait_for_bytes(&out, 2 << 20, logs).await;
 	let revoked = setup.client.revoke(&setup.initiator.signer, setup.stream, "stop").await;
 	revoked.expect("revoked");
 	let revoked_at = Instant::now();
@@ -201,11 +205,7 @@ async fn a_receiver_that_crashed_restarts_and_gets_the_rest() {
 			setup.log("receive")
 		)
 	};
-	let started = Instant::now();
-	while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < (3 << 20) {
-		assert!(started.elapsed() < PROCESS_TIMEOUT, "no bytes arrived: {}", logs());
-		tokio::time::sleep(Duration::from_millis(100)).await;
-	}
+	wait_for_bytes(&out, 3 << 20, logs).await;
 	first.kill().expect("SIGKILL");
 	first.wait().expect("reaped");
 	let partial = std::fs::metadata(&out).expect("partial file").len();

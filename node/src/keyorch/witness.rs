@@ -22,12 +22,12 @@ use std::{
 
 use codec::{Decode, Encode};
 use futures::StreamExt;
-use keyorch_client::Identity;
+use keyorch_client::{stream_status_name, Identity};
 use keyorch_primitives::{
 	record_dht_key, record_hash, Commitments, DealContext, EncryptionPublicKey, HolderIndex,
 	SealedShareAnswer, SealedShareRecord, ShareReleaseRequest, WireFormat, WireVersion,
 };
-use keyorch_runtime::{pallet_keyorch::types::StreamStatus, AccountId, BlockNumber};
+use keyorch_runtime::{AccountId, BlockNumber};
 use sc_client_api::BlockchainEvents;
 
 use super::{
@@ -402,7 +402,7 @@ impl Witness {
 		match self.ledger.stream_status(stream)? {
 			None => return Err(Refusal::NotAuthorized("unknown stream")),
 			Some(status) if status.has_ended() => {
-				return Err(Refusal::StreamEnded(status_name(status)))
+				return Err(Refusal::StreamEnded(stream_status_name(status)))
 			},
 			Some(_) => {},
 		}
@@ -441,16 +441,5 @@ impl Witness {
 		// Persisted before answering, so a restart cannot make a used nonce fresh again.
 		Vault::write(&self.vault.nonces_path(), &nonces.encode())
 			.map_err(|e| Refusal::Unavailable(format!("cannot record the nonce: {e}")))
-	}
-}
-
-/// The lower-case name of a stream status, as RPC answers show it.
-pub fn status_name(status: StreamStatus) -> &'static str {
-	match status {
-		StreamStatus::Requested => "requested",
-		StreamStatus::Live => "live",
-		StreamStatus::Closed => "closed",
-		StreamStatus::Revoked => "revoked",
-		StreamStatus::Expired => "expired",
 	}
 }

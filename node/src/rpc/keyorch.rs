@@ -14,7 +14,7 @@ use sp_core::{Bytes, H256};
 
 use crate::keyorch::{
 	overlay::{GetRecordError, OverlayStatus, PutOutcome},
-	witness::{status_name, Refusal},
+	witness::Refusal,
 	Services,
 };
 
@@ -131,8 +131,11 @@ fn get_record_error(failure: GetRecordError, key: H256) -> ErrorObjectOwned {
 	match failure {
 		GetRecordError::Ended(status) => error(
 			error_code::STREAM_ENDED,
-			format!("the record's stream has ended ({})", status_name(status)),
-			Some(status_name(status).to_string()),
+			format!(
+				"the record's stream has ended ({})",
+				keyorch_client::stream_status_name(status)
+			),
+			Some(keyorch_client::stream_status_name(status).to_string()),
 		),
 		GetRecordError::NotFound => {
 			error(error_code::RECORD_NOT_FOUND, "no record with this key", Some(format!("{key:?}")))
