@@ -17,6 +17,13 @@ pub enum Subcommand {
 
 	/// Database metadata and chain information.
 	ChainInfo(sc_cli::ChainInfoCmd),
+
+	/// Benchmarks; only `benchmark pallet` is supported, which measures the weights of a
+	/// pallet's calls (see `scripts/benchmark.sh`). Present only in a node built with the
+	/// `runtime-benchmarks` feature.
+	#[cfg(feature = "runtime-benchmarks")]
+	#[command(subcommand)]
+	Benchmark(Box<frame_benchmarking_cli::BenchmarkCmd>),
 }
 
 /// keyorch-node command line.

@@ -69,6 +69,26 @@ pub fn run() -> sc_cli::Result<()> {
 			let runner = cli.create_runner(cmd)?;
 			runner.sync_run(|config| cmd.run::<keyorch_runtime::Block>(&config))
 		},
+		#[cfg(feature = "runtime-benchmarks")]
+		Some(Subcommand::Benchmark(cmd)) => {
+			use frame_benchmarking_cli::BenchmarkCmd;
+			match cmd.as_ref() {
+				BenchmarkCmd::Pallet(cmd) => {
+					let runner = cli.create_runner(cmd)?;
+					// The runtime's own host functions are all Substrate's (`()`: no extra ones).
+					runner.sync_run(|config| {
+						cmd.run_with_spec::<sp_runtime::traits::HashingFor<keyorch_runtime::Block>, ()>(
+							Some(config.chain_spec),
+						)
+					})
+				},
+				BenchmarkCmd::Storage(_) => Err(benchmark_not_supported("storage")),
+				BenchmarkCmd::Overhead(_) => Err(benchmark_not_supported("overhead")),
+				BenchmarkCmd::Block(_) => Err(benchmark_not_supported("block")),
+				BenchmarkCmd::Machine(_) => Err(benchmark_not_supported("machine")),
+				BenchmarkCmd::Extrinsic(_) => Err(benchmark_not_supported("extrinsic")),
+			}
+		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
 			let keyorch = cli.keyorch.clone();
@@ -82,6 +102,13 @@ pub fn run() -> sc_cli::Result<()> {
 			})
 		},
 	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+fn benchmark_not_supported(what: &str) -> sc_cli::Error {
+	sc_cli::Error::Input(format!(
+		"`benchmark {what}` is not supported by keyorch-node; only `benchmark pallet` is"
+	))
 }
 
 /// One line that says what went wrong, and what to do where that is known.

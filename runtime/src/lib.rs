@@ -14,6 +14,10 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
+// Declared before `apis` so that the macros it defines are in scope there.
+#[cfg(feature = "runtime-benchmarks")]
+#[macro_use]
+mod benchmarks;
 mod apis;
 mod configs;
 pub mod genesis_config_presets;
