@@ -357,7 +357,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 				witness_urls.into_iter().map(WitnessEndpoint::new).collect();
 			let assembled = waiting(
 				format!("assembling the key: asking up to {} witness node(s)", endpoints.len()),
-				client.assemble_key(&identity, stream, epoch, &endpoints),
+				client.assemble_key_patiently(&identity, stream, epoch, &endpoints),
 			)
 			.await?;
 			println!("{}", assembled.keys.fingerprint());

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use keyorch_runtime::pallet_keyorch::StreamId;
 
-use crate::{AssembledKey, Error, Identity, NodeClient, StreamEvent, WitnessEndpoint};
+use crate::{
+	AssembledKey, Error, Identity, NodeClient, Refusal, StreamEvent, WitnessEndpoint,
+	WitnessFailure,
+};
 
 /// How long an epoch's assembly is retried while witnesses are still fetching their shares.
 pub const ASSEMBLY_PATIENCE: Duration = Duration::from_secs(60);
@@ -30,14 +33,16 @@ pub enum KeyUpdate {
 }
 
 /// Whether an assembly failure may go away by itself soon: witnesses that do not hold the new
-/// epoch's share yet, or a record still on its way through the DHT.
+/// epoch's share yet (not witnesses that are down), a record still on its way through the
+/// DHT, or an epoch not dealt yet.
 fn transient(error: &Error) -> bool {
-	matches!(
-		error,
-		Error::NotEnoughWitnesses { .. }
-			| Error::RecordNotFound { .. }
-			| Error::EpochNotDealt { .. }
-	)
+	match error {
+		Error::NotEnoughWitnesses { witnesses, .. } => witnesses
+			.iter()
+			.any(|report| report.failure == WitnessFailure::Refused(Refusal::NoShare)),
+		Error::RecordNotFound { .. } | Error::EpochNotDealt { .. } => true,
+		_ => false,
+	}
 }
 
 impl NodeClient {
@@ -124,5 +129,24 @@ impl NodeClient {
 				State::Done => None,
 			}
 		})
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::WitnessReport;
+
+	fn too_few(failure: WitnessFailure) -> Error {
+		let witnesses = vec![WitnessReport { url: "ws://127.0.0.1:1".into(), failure }];
+		Error::NotEnoughWitnesses { have: 1, needed: 2, witnesses }
+	}
+
+	#[test]
+	fn only_failures_that_pass_by_themselves_are_retried() {
+		assert!(transient(&too_few(WitnessFailure::Refused(Refusal::NoShare))));
+		assert!(!transient(&too_few(WitnessFailure::Unreachable("refused".into()))));
+		assert!(!transient(&too_few(WitnessFailure::Refused(Refusal::NotAuthorized))));
+		assert!(!transient(&Error::StreamEnded { status: "revoked".into() }));
 	}
 }
