@@ -17,15 +17,18 @@
 //! of a dependency of the node's network stack and rebuild all of it).
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyorch_client::secure::{Incoming, SecureConfig, SecureStream};
 use keyorch_primitives::{combine, deal, DealContext, EncryptionSecret, StreamKeys};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+#[path = "fixtures/tls.rs"]
+mod fixtures;
+use fixtures::tls;
 
 /// Bytes per write or message.
 const CHUNK: usize = 64 * 1024;
@@ -115,38 +118,6 @@ async fn secure_throughput(listener: &TcpListener, total: usize) -> Duration {
 	send.await.unwrap();
 	assert_eq!(read, total);
 	elapsed
-}
-
-/// rustls configurations for TLS 1.3 with AES-256-GCM only.
-fn tls() -> (TlsConnector, TlsConnector, TlsAcceptor) {
-	let cert = CertificateDer::from(include_bytes!("fixtures/localhost.cert.der").to_vec());
-	let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-		include_bytes!("fixtures/localhost.key.der").to_vec(),
-	));
-	let provider = Arc::new(rustls::crypto::CryptoProvider {
-		cipher_suites: vec![rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384],
-		..rustls::crypto::ring::default_provider()
-	});
-	let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-		.with_protocol_versions(&[&rustls::version::TLS13])
-		.unwrap()
-		.with_no_client_auth()
-		.with_single_cert(vec![cert.clone()], key)
-		.unwrap();
-	let mut roots = rustls::RootCertStore::empty();
-	roots.add(cert).unwrap();
-	let client = rustls::ClientConfig::builder_with_provider(provider)
-		.with_protocol_versions(&[&rustls::version::TLS13])
-		.unwrap()
-		.with_root_certificates(roots)
-		.with_no_client_auth();
-	let mut full = client.clone();
-	full.resumption = rustls::client::Resumption::disabled();
-	(
-		TlsConnector::from(Arc::new(full)),
-		TlsConnector::from(Arc::new(client)),
-		TlsAcceptor::from(Arc::new(server)),
-	)
 }
 
 /// A TLS connection over a new TCP pair. The server then sends one byte, so that the client

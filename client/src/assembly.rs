@@ -11,7 +11,7 @@ use std::{fmt, time::Duration};
 use futures::StreamExt;
 use keyorch_primitives::{
 	combine, record_dht_key, record_hash, Commitments, DealContext, HolderIndex, HolderShare,
-	SealedShareRecord, StreamKeys, WireFormat, WireVersion,
+	SealedShareRecord, StreamKeys, StreamSecret, WireFormat, WireVersion,
 };
 use sp_core::H256;
 
@@ -174,6 +174,19 @@ pub struct AssembledKey {
 	pub skipped: Vec<WitnessReport>,
 	/// The two directional AES-256 keys (`Debug` shows their fingerprint only).
 	pub keys: StreamKeys,
+	/// The epoch's secret, kept for [`AssembledKey::bound_keys`] (zeroized on drop, redacted in
+	/// `Debug`).
+	secret: StreamSecret,
+}
+
+impl AssembledKey {
+	/// The epoch's keys bound to a secret only the two endpoints share, such as a TLS exporter
+	/// value of the connection between them (see [`crate::secure::TLS_EXPORTER_LABEL`]). Keys
+	/// bound this way cannot be derived by a quorum of orchestrator and witnesses, who can
+	/// rebuild the epoch's secret but do not hold the TLS session.
+	pub fn bound_keys(&self, channel_binding: &[u8]) -> StreamKeys {
+		self.secret.derive_keys(Some(channel_binding))
+	}
 }
 
 /// What a witness share request needs to know of the stream.
@@ -410,8 +423,10 @@ impl NodeClient {
 				witnesses: skipped,
 			});
 		}
-		let keys = combine(&shares, &commitments).map_err(Error::Assembly)?.derive_keys(None);
+		let secret = combine(&shares, &commitments).map_err(Error::Assembly)?;
+		let keys = secret.derive_keys(None);
 		Ok(AssembledKey {
+			secret,
 			stream,
 			epoch: context.epoch,
 			holder_index: index,

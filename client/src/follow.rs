@@ -22,7 +22,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub enum KeyUpdate {
 	/// The keys of a newly dealt epoch (or of the current one, first).
-	Epoch(AssembledKey),
+	Epoch(Box<AssembledKey>),
 	/// The stream ended; no key will be released any more.
 	Ended {
 		/// `revoked`, `closed` or `expired`.
@@ -97,7 +97,7 @@ impl NodeClient {
 						Ok(key) => State::Following(events(from), key.epoch),
 						Err(_) => State::Done,
 					};
-					Some((first.map(KeyUpdate::Epoch), next))
+					Some((first.map(|key| KeyUpdate::Epoch(Box::new(key))), next))
 				},
 				State::Following(mut events, last) => loop {
 					let event = match events.next().await? {
@@ -116,7 +116,7 @@ impl NodeClient {
 							} else {
 								State::Done
 							};
-							return Some((key.map(KeyUpdate::Epoch), next));
+							return Some((key.map(|key| KeyUpdate::Epoch(Box::new(key))), next));
 						},
 						StreamEvent::Revoked { block, .. } => ("revoked", block),
 						StreamEvent::Closed { block, .. } => ("closed", block),

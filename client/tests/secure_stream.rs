@@ -11,9 +11,10 @@ use std::time::Duration;
 use keyorch_client::secure::{
 	EndReason, Incoming, LinkState, Role, SecureConfig, SecureDatagram, SecureReceiver,
 	SecureSender, SecureStream, SecureStreamError, StreamControl, Transport, WsTransport,
+	TLS_EXPORTER_LABEL,
 };
 use keyorch_primitives::frame::{FrameHeader, HEADER_LEN};
-use keyorch_primitives::{combine, deal, DealContext, EncryptionSecret, StreamKeys};
+use keyorch_primitives::{combine, deal, DealContext, EncryptionSecret, StreamKeys, StreamSecret};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -22,13 +23,16 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use tokio::time::timeout;
 
 const STREAM: [u8; 32] = [0x5a; 32];
+#[path = "../examples/fixtures/tls.rs"]
+mod fixtures;
+
 const MIB: usize = 1024 * 1024;
 const HELLO_LEN: usize = 90;
 
 type BoxTransport = Box<dyn Transport>;
 
-/// The keys of `epoch` as the initiator or provider assembles them, built afresh each call.
-fn keys_with_seed(epoch: u32, seed: u8) -> StreamKeys {
+/// The secret of `epoch` as the initiator or provider assembles it, built afresh each call.
+fn secret_with_seed(epoch: u32, seed: u8) -> StreamSecret {
 	let secrets: Vec<_> =
 		[[1u8; 32], [2; 32], [3; 32]].into_iter().map(EncryptionSecret::from_bytes).collect();
 	let public: Vec<_> = secrets.iter().map(EncryptionSecret::public_key).collect();
@@ -37,7 +41,12 @@ fn keys_with_seed(epoch: u32, seed: u8) -> StreamKeys {
 	let shares: Vec<_> = (0..2)
 		.map(|i| dealing.records[i].open(&secrets[i], &context, i as u8 + 1).unwrap())
 		.collect();
-	combine(&shares, &dealing.commitments).unwrap().derive_keys(None)
+	combine(&shares, &dealing.commitments).unwrap()
+}
+
+/// The keys of `epoch` as the initiator or provider assembles them, built afresh each call.
+fn keys_with_seed(epoch: u32, seed: u8) -> StreamKeys {
+	secret_with_seed(epoch, seed).derive_keys(None)
 }
 
 fn keys(epoch: u32) -> StreamKeys {
@@ -578,6 +587,64 @@ async fn a_peer_without_the_keys_fails_the_hello() {
 	.await;
 	assert_eq!(initiator.unwrap_err(), SecureStreamError::AuthenticationFailed);
 	assert!(provider.is_err());
+}
+
+/// 32 bytes of keying material of a TLS connection, under keyorch's channel-binding label.
+fn exporter<D>(connection: &rustls::ConnectionCommon<D>) -> [u8; 32] {
+	connection
+		.export_keying_material([0u8; 32], TLS_EXPORTER_LABEL, None)
+		.expect("TLS 1.3 exports keying material")
+}
+
+/// Keys bound to one TLS session work over it; keys bound to another (or to none) fail the
+/// hello: holding the stream's secret is not enough without the TLS session.
+#[tokio::test]
+async fn keys_bound_to_a_tls_session_work_over_it_and_nowhere_else() {
+	use rustls::pki_types::ServerName;
+	let (connector, _, acceptor) = fixtures::tls();
+	let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+	let tls_pair = || async {
+		let (a, b) =
+			tokio::join!(TcpStream::connect(listener.local_addr().unwrap()), listener.accept());
+		let name = ServerName::try_from("localhost").unwrap();
+		let (client, server) =
+			tokio::join!(connector.connect(name, a.unwrap()), acceptor.accept(b.unwrap().0));
+		(client.unwrap(), server.unwrap())
+	};
+	let secret = secret_with_seed(0, 0x40);
+	let handshake = |initiator_keys: StreamKeys, provider_keys: StreamKeys, client, server| async move {
+		let provider = async move {
+			let incoming = Incoming::read(server, Duration::from_secs(5)).await?;
+			SecureStream::accept(incoming, provider_keys, SecureConfig::default()).await
+		};
+		within(10, "the hello", async move {
+			tokio::join!(
+				SecureStream::connect(client, initiator_keys, SecureConfig::default()),
+				provider
+			)
+		})
+		.await
+	};
+
+	let (client, server) = tls_pair().await;
+	let (client_binding, server_binding) =
+		(exporter(client.get_ref().1), exporter(server.get_ref().1));
+	assert_eq!(client_binding, server_binding, "both ends export the same value");
+	let bound = |binding: &[u8; 32]| secret.derive_keys(Some(binding));
+	let (initiator, provider) =
+		handshake(bound(&client_binding), bound(&server_binding), client, server).await;
+	let (mut initiator, mut provider) = (initiator.unwrap(), provider.unwrap());
+	initiator.send(b"bound").await.unwrap();
+	let received = within(10, "a message", provider.recv()).await.unwrap().unwrap();
+	assert_eq!(&received[..], b"bound");
+
+	// Another TLS session has another exporter value; the holders' unbound keys are not enough.
+	let (client, server) = tls_pair().await;
+	assert_ne!(exporter(client.get_ref().1), client_binding);
+	let (initiator, _) =
+		handshake(secret.derive_keys(None), bound(&exporter(server.get_ref().1)), client, server)
+			.await;
+	assert_eq!(initiator.unwrap_err(), SecureStreamError::AuthenticationFailed);
 }
 
 /// Receives datagrams until none comes for 500 ms.

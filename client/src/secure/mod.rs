@@ -97,6 +97,20 @@
 //! authenticates but does not follow the protocol ends the stream with
 //! [`SecureStreamError::Protocol`].
 //!
+//! # Channel binding
+//!
+//! When the two ends first meet over TLS (rustls), they can bind the stream's keys to that TLS
+//! session: each exports 32 bytes of keying material with the label [`TLS_EXPORTER_LABEL`]
+//! (`ConnectionCommon::export_keying_material`, no context) and uses
+//! `AssembledKey::bound_keys(&exported)` instead of `AssembledKey::keys` on both sides. The
+//! exporter value is known only to the two TLS endpoints, so a quorum of orchestrator and
+//! witnesses — who can rebuild the epoch's secret from their shares — still cannot derive the
+//! traffic keys, read the stream or impersonate an end; an end whose keys are not bound to the
+//! same TLS session fails the hello with [`SecureStreamError::AuthenticationFailed`]. What it
+//! does not change: resuming over another transport later keeps the bound keys (the binding is
+//! to the first meeting, not to each transport), and each new epoch must be bound again with an
+//! exporter value the two ends still hold.
+//!
 //! # Datagrams
 //!
 //! [`SecureDatagram`] sends one frame per UDP datagram; see its documentation for the exact
@@ -128,6 +142,10 @@ const PREFIX_LEN: usize = 9;
 
 /// Largest message chunk one frame can carry.
 pub const MAX_FRAME_PAYLOAD: usize = MAX_PAYLOAD_LEN - PREFIX_LEN;
+
+/// The TLS exporter label of keyorch's channel binding (RFC 8446 §7.5; see the module
+/// documentation).
+pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-keyorch-channel-binding";
 
 /// Which end of the stream this side is; it fixes the direction of each side's frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
