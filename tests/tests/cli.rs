@@ -8,7 +8,7 @@ use std::{
 	time::{Duration, Instant},
 };
 
-use keyorch_tests::{cli_binary, dev_node, free_port};
+use keyorch_tests::{cli_binary, dev_node_with_witness, free_port};
 use sp_keyring::Sr25519Keyring;
 
 /// How long one `keyorch` command may take (a transaction waits for its block).
@@ -191,7 +191,7 @@ fn as_dev<'a>(url: &'a str, seed: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn register_request_follow_and_revoke_a_stream_on_a_dev_node() {
-	let node = dev_node().await;
+	let node = dev_node_with_witness("//Charlie").await;
 	let url = node.ws_url();
 	let url = url.as_str();
 	let dir = tempfile::tempdir().unwrap();
@@ -236,6 +236,16 @@ async fn register_request_follow_and_revoke_a_stream_on_a_dev_node() {
 	// The human table says the same.
 	let table = keyorch(dir, &["--url", url, "status", stream]).await;
 	assert!(table.ok().lines().any(|line| line.starts_with("status") && line.ends_with(" live")));
+
+	// Initiator and provider assemble the same key; only its fingerprint is printed.
+	let alice = keyorch(dir, &as_dev(url, "//Alice", &["key", stream, "--witness-url", url])).await;
+	let bob = keyorch(dir, &as_dev(url, "//Bob", &["key", stream, "--witness-url", url])).await;
+	let fingerprint = alice.ok().trim();
+	assert_eq!(fingerprint, bob.ok().trim());
+	assert!(
+		fingerprint.len() == 16 && fingerprint.chars().all(|c| c.is_ascii_hexdigit()),
+		"a fingerprint and nothing else: {fingerprint}"
+	);
 
 	// Only the initiator and provider may assemble the key or revoke the stream.
 	keyorch(dir, &as_dev(url, "//Eve", &["key", stream, "--witness-url", url]))
