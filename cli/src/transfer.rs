@@ -363,7 +363,8 @@ impl Session {
 							// The initiator restarted: its old session is gone.
 							timeline.note(format!("initiator opened a new session over {endpoint}"));
 							transfer.abort();
-							hellos_requeue(&hellos_tx, incoming, endpoint).await;
+							// Back in the queue: the outer loop opens the new session with it.
+							let _ = hellos_tx.send((incoming, endpoint)).await;
 							break None;
 						}
 					},
@@ -461,15 +462,6 @@ impl Session {
 		println!("sha256 {digest} bytes {received}");
 		Ok(())
 	}
-}
-
-/// Puts a hello back for the main loop of `send`, which opens a new session with it.
-async fn hellos_requeue(
-	hellos: &mpsc::Sender<(Incoming, Endpoint)>,
-	incoming: Incoming,
-	endpoint: Endpoint,
-) {
-	let _ = hellos.send((incoming, endpoint)).await;
 }
 
 /// Connects to the endpoints in turn from `turn` on, a few rounds at most.
