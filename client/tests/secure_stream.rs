@@ -542,7 +542,11 @@ async fn revocation_mid_transfer_ends_both_sides_with_the_revocation_error() {
 	assert_eq!(initiator_control.resume(transport).await, Err(revoked));
 }
 
+// KNOWN BUG, left open in issue 8: this stalls in about one run in three on the 2-core machine
+// (both directions stop before 12 MiB; seen in CI at 9f1930a). Run it with `--ignored` while
+// fixing the driver's flow control for a dropped receiving half.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known stall with a dropped receiving half, see issue 8"]
 async fn a_dropped_receiving_half_does_not_stall_the_sending_half() {
 	const TOTAL: usize = 12 * MIB;
 	let listeners = Listeners::new().await;
