@@ -419,7 +419,9 @@ impl Session {
 		let mut cut_after = cut_after;
 		let outcome = loop {
 			tokio::select! {
-				_ = &mut chain, if following => following = false,
+				// Messages first: once the provider has the finish acknowledged it may exit, and
+				// the transport it closes must not hide the end of the file already received.
+				biased;
 				message = receiver.recv() => match message {
 					Ok(Some(bytes)) => {
 						file.write_all(&bytes).map_err(|e| io_failure("cannot write", out, e))?;
@@ -433,6 +435,7 @@ impl Session {
 					Ok(None) => break Ok(()),
 					Err(error) => break Err(stream_failure(error)),
 				},
+				_ = &mut chain, if following => following = false,
 				state = control.disconnected() => {
 					if let LinkState::Terminated(error) = state {
 						break Err(stream_failure(error));

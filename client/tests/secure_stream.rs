@@ -435,8 +435,16 @@ async fn transfer(initiator: SecureStream, provider: SecureStream, total: usize)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_provider_makes_the_initiator_open_a_new_session() {
 	let listeners = Listeners::new().await;
+	let (a, b) = tokio::join!(
+		TcpStream::connect(listeners.tcp.local_addr().unwrap()),
+		listeners.tcp.accept()
+	);
+	let b = b.unwrap().0.into_std().unwrap();
+	// A second handle on the provider's socket, to kill the connection as a crash would.
+	let crash = b.try_clone().unwrap();
 	let (mut initiator, mut provider) =
-		open(listeners.link(Kind::Tcp).await, keys(0), keys(0)).await;
+		open((Box::new(a.unwrap()), Box::new(TcpStream::from_std(b).unwrap())), keys(0), keys(0))
+			.await;
 	let old_session = initiator.control().session_id();
 	let message = vec![7u8; MIB];
 	within(10, "sending before the restart", async {
@@ -445,7 +453,10 @@ async fn a_restarted_provider_makes_the_initiator_open_a_new_session() {
 		assert_eq!(provider.recv().await.unwrap().unwrap().len(), MIB);
 	})
 	.await;
-	// The provider restarts: all its state is gone.
+	// The provider crashes and restarts: its connection dies and all its state is gone (with
+	// no chance to say goodbye: dropping a live stream would end it as abandoned).
+	crash.shutdown(std::net::Shutdown::Both).unwrap();
+	within(10, "the provider noticing", provider.control().disconnected()).await;
 	drop(provider);
 	let state = within(10, "noticing the cut", initiator.control().disconnected()).await;
 	assert_eq!(state, LinkState::Disconnected);
@@ -542,17 +553,15 @@ async fn revocation_mid_transfer_ends_both_sides_with_the_revocation_error() {
 	assert_eq!(initiator_control.resume(transport).await, Err(revoked));
 }
 
-// KNOWN BUG, left open in issue 8: this stalls in about one run in three on the 2-core machine
-// (both directions stop before 12 MiB; seen in CI at 9f1930a). Run it with `--ignored` while
-// fixing the driver's flow control for a dropped receiving half.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known stall with a dropped receiving half, see issue 8"]
 async fn a_dropped_receiving_half_does_not_stall_the_sending_half() {
 	const TOTAL: usize = 12 * MIB;
 	let listeners = Listeners::new().await;
 	let (initiator, provider) = open(listeners.link(Kind::Unix).await, keys(0), keys(0)).await;
 	// The initiator only sends; what the provider sends it is never read.
 	let (initiator_sender, _) = initiator.split();
+	// The initiator keeps the stream (its control) after its sender is done and dropped.
+	let initiator_control = initiator_sender.control().clone();
 	let (mut provider_sender, provider_receiver) = provider.split();
 	let unread = async {
 		let message = vec![3u8; 256 * 1024];
@@ -574,6 +583,26 @@ async fn a_dropped_receiving_half_does_not_stall_the_sending_half() {
 	})
 	.await;
 	assert_eq!((sent, len), (received, TOTAL));
+	assert_eq!(initiator_control.state(), LinkState::Connected);
+}
+
+/// A side that drops every handle ends the stream for its peer: the peer still reads what was
+/// sent before, then learns that the stream was abandoned, and its sends fail instead of
+/// waiting for acks that never come.
+#[tokio::test]
+async fn dropping_every_handle_tells_the_peer_that_the_stream_was_abandoned() {
+	let listeners = Listeners::new().await;
+	let (initiator, provider) = open(listeners.link(Kind::Tcp).await, keys(0), keys(0)).await;
+	let (mut initiator_sender, initiator_receiver) = initiator.split();
+	initiator_sender.send(b"last words").await.unwrap();
+	drop((initiator_sender, initiator_receiver));
+	let (mut provider_sender, mut provider_receiver) = provider.split();
+	let abandoned = SecureStreamError::Ended(EndReason::Abandoned);
+	let last = within(10, "the last message", provider_receiver.recv()).await.unwrap();
+	assert_eq!(last.as_deref(), Some(&b"last words"[..]));
+	assert_eq!(within(10, "the end", provider_receiver.recv()).await, Err(abandoned.clone()));
+	assert_eq!(provider_sender.control().state(), LinkState::Terminated(abandoned.clone()));
+	assert_eq!(provider_sender.send(b"anyone there?").await, Err(abandoned));
 }
 
 #[tokio::test]

@@ -260,7 +260,14 @@ impl Driver {
 				command = commands.recv() => match command {
 					Some(command) => self.command(command).await,
 					None => {
-						self.close_link().await;
+						// What the sender queued before it was dropped still goes out; then the
+						// peer is told, or it would wait for acks and a resumption forever.
+						while let Ok(next) = outgoing.try_recv() {
+							if self.outgoing(next).is_err() {
+								break;
+							}
+						}
+						self.end(EndReason::Abandoned).await;
 						break SecureStreamError::Protocol("every handle was dropped");
 					},
 				},

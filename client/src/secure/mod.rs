@@ -174,7 +174,7 @@ impl Role {
 	}
 }
 
-/// Why a stream ended, as the chain says it.
+/// Why a stream ended: as the chain says it, or because the peer let go of the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum EndReason {
@@ -184,11 +184,22 @@ pub enum EndReason {
 	Expired = 2,
 	/// The stream was closed normally.
 	Closed = 3,
+	/// The peer dropped every handle of the stream: nobody there sends, receives or
+	/// acknowledges any more. What it sent before is still delivered.
+	Abandoned = 4,
 }
 
 impl EndReason {
+	const ALL: [Self; 4] = [Self::Revoked, Self::Expired, Self::Closed, Self::Abandoned];
+
 	fn from_byte(byte: u8) -> Option<Self> {
-		[Self::Revoked, Self::Expired, Self::Closed].into_iter().find(|r| *r as u8 == byte)
+		Self::ALL.into_iter().find(|r| *r as u8 == byte)
+	}
+
+	/// Whether messages received before the end are still handed to the application: not
+	/// once the chain ended the stream (access ends at once), but when the peer merely left.
+	pub(crate) fn keeps_delivered(self) -> bool {
+		self == Self::Abandoned
 	}
 }
 
@@ -198,6 +209,7 @@ impl std::fmt::Display for EndReason {
 			Self::Revoked => "revoked",
 			Self::Expired => "expired",
 			Self::Closed => "closed",
+			Self::Abandoned => "abandoned by the peer",
 		})
 	}
 }
@@ -263,7 +275,7 @@ mod tests {
 
 	#[test]
 	fn end_reasons_round_trip_through_their_byte() {
-		for reason in [EndReason::Revoked, EndReason::Expired, EndReason::Closed] {
+		for reason in EndReason::ALL {
 			assert_eq!(EndReason::from_byte(reason as u8), Some(reason));
 		}
 		assert_eq!(EndReason::from_byte(0), None);

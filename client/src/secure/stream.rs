@@ -403,20 +403,28 @@ impl SecureReceiver {
 	/// # Errors
 	///
 	/// The terminal error (e.g. [`SecureStreamError::Ended`]) as soon as the stream is over,
-	/// even if messages were waiting; [`SecureStreamError::MessageTooLarge`] (which ends the
+	/// even if messages were waiting, except when the peer abandoned the stream
+	/// ([`EndReason::Abandoned`]): what it sent before is delivered first.
+	/// [`SecureStreamError::MessageTooLarge`] (which ends the
 	/// stream) if the peer sends a message larger than [`SecureConfig::max_message_len`].
 	pub async fn recv(&mut self) -> Result<Option<Bytes>, SecureStreamError> {
 		loop {
 			if self.finished {
 				return Ok(None);
 			}
-			if let Some(error) = self.control.terminal() {
-				return Err(error);
-			}
-			let delivery = tokio::select! {
-				biased;
-				error = self.control.terminated() => return Err(error),
-				delivery = self.deliveries.recv() => delivery,
+			let delivery = match self.control.terminal() {
+				Some(SecureStreamError::Ended(reason)) if reason.keeps_delivered() => {
+					match self.deliveries.try_recv() {
+						Ok(delivery) => Some(delivery),
+						Err(_) => return Err(SecureStreamError::Ended(reason)),
+					}
+				},
+				Some(error) => return Err(error),
+				None => tokio::select! {
+					biased;
+					_ = self.control.terminated() => continue,
+					delivery = self.deliveries.recv() => delivery,
+				},
 			};
 			let (data, last) = match delivery {
 				Some(Delivery::Chunk { data, last }) => (data, last),
