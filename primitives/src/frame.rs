@@ -32,9 +32,7 @@
 
 use core::fmt;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit, Nonce};
-use aes_gcm::{Aes256Gcm, Tag};
-
+use crate::frame_cipher::{FrameCipher, Nonce};
 use crate::stream::{frame_key, Direction};
 use crate::{Error, Result};
 
@@ -123,8 +121,8 @@ impl FrameHeader {
 		HEADER_LEN + self.payload_len as usize + TAG_LEN
 	}
 
-	fn nonce(&self) -> Nonce<Aes256Gcm> {
-		let mut nonce = Nonce::<Aes256Gcm>::default();
+	fn nonce(&self) -> Nonce {
+		let mut nonce = Nonce::default();
 		nonce[0] = self.direction as u8;
 		nonce[1..5].copy_from_slice(&self.epoch.to_be_bytes());
 		nonce[5..12].copy_from_slice(&self.sequence.to_be_bytes()[1..]);
@@ -134,7 +132,7 @@ impl FrameHeader {
 
 /// What a sender and a receiver of one (direction, session, epoch) share.
 struct Channel {
-	cipher: Aes256Gcm,
+	cipher: FrameCipher,
 	direction: Direction,
 	session_id: SessionId,
 	epoch: u32,
@@ -144,13 +142,7 @@ struct Channel {
 impl Channel {
 	fn new(key: &[u8; 32], direction: Direction, session_id: SessionId, epoch: u32) -> Self {
 		let key = frame_key(key, direction, &session_id, epoch);
-		Self {
-			cipher: Aes256Gcm::new(key.as_ref().into()),
-			direction,
-			session_id,
-			epoch,
-			next_sequence: 0,
-		}
+		Self { cipher: FrameCipher::new(&key), direction, session_id, epoch, next_sequence: 0 }
 	}
 
 	fn fmt(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -216,11 +208,7 @@ impl FrameSender {
 		let (payload, tag) = rest.split_at_mut(payload_len);
 		let aad = header.to_bytes();
 		head.copy_from_slice(&aad);
-		let computed = channel
-			.cipher
-			.encrypt_in_place_detached(&header.nonce(), &aad, payload)
-			.map_err(|_| Error::FrameTooLarge { len: payload_len })?;
-		tag.copy_from_slice(&computed);
+		tag.copy_from_slice(&channel.cipher.seal(header.nonce(), &aad, payload)?);
 		channel.next_sequence += 1;
 		Ok(frame_len)
 	}
@@ -290,10 +278,8 @@ impl FrameReceiver {
 		}
 		let (head, rest) = frame.split_at_mut(HEADER_LEN);
 		let (payload, tag) = rest.split_at_mut(payload_len);
-		channel
-			.cipher
-			.decrypt_in_place_detached(&header.nonce(), head, payload, Tag::from_slice(tag))
-			.map_err(|_| Error::FrameForged)?;
+		let tag = <&[u8; TAG_LEN]>::try_from(&*tag).map_err(|_| Error::FrameTruncated)?;
+		channel.cipher.open(header.nonce(), head, payload, tag)?;
 		channel.next_sequence += 1;
 		Ok(payload)
 	}

@@ -2,19 +2,22 @@
 //! transport, and talks to the handles through channels.
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use keyorch_primitives::frame::{HEADER_LEN, TAG_LEN};
-use keyorch_primitives::{Error as FrameError, FrameReceiver, FrameSender, StreamKeys};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter, ReadHalf, WriteHalf};
+use keyorch_primitives::{
+	Error as FrameError, FrameHeader, FrameReceiver, FrameSender, StreamKeys,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
-use super::hello::{read_frame, KeyRing, ReadError};
+use super::hello::{KeyRing, ReadError};
 use super::stream::{BoxTransport, Counters, LinkState, Shared};
 use super::{frame_buffer, EndReason, SecureConfig, SecureStreamError, BODY_OFFSET, PREFIX_LEN};
 
@@ -22,8 +25,10 @@ use super::{frame_buffer, EndReason, SecureConfig, SecureStreamError, BODY_OFFSE
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Frames read ahead of the driver per transport.
 const READ_AHEAD: usize = 16;
-/// Buffer of the transport reader and writer.
-const IO_BUFFER: usize = 64 * 1024;
+/// Most frames handed to one vectored write.
+const MAX_WRITE_SLICES: usize = 64;
+/// Least room made for each read from the transport.
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// The kind of a frame, its first plaintext byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +101,7 @@ pub(crate) enum Delivery {
 
 /// From a transport's reader and writer tasks to the driver.
 enum LinkEvent {
-	Frame(u64, Vec<u8>),
+	Frame(u64, BytesMut),
 	Broken(u64, ReadError),
 }
 
@@ -130,10 +135,16 @@ impl Link {
 	}
 }
 
-async fn read_loop(read: ReadHalf<BoxTransport>, generation: u64, events: mpsc::Sender<LinkEvent>) {
-	let mut read = BufReader::with_capacity(IO_BUFFER, read);
+/// Reads frames into one buffer and splits each off it: a frame's bytes are written once, by
+/// the kernel, into the memory where they are opened and delivered.
+async fn read_loop(
+	mut read: ReadHalf<BoxTransport>,
+	generation: u64,
+	events: mpsc::Sender<LinkEvent>,
+) {
+	let mut buffer = BytesMut::new();
 	loop {
-		let event = match read_frame(&mut read).await {
+		let event = match next_frame(&mut read, &mut buffer).await {
 			Ok(frame) => LinkEvent::Frame(generation, frame),
 			Err(error) => {
 				let _ = events.send(LinkEvent::Broken(generation, error)).await;
@@ -146,32 +157,82 @@ async fn read_loop(read: ReadHalf<BoxTransport>, generation: u64, events: mpsc::
 	}
 }
 
+/// The next whole frame: from `buffer`, reading more into it as needed.
+async fn next_frame(
+	read: &mut ReadHalf<BoxTransport>,
+	buffer: &mut BytesMut,
+) -> Result<BytesMut, ReadError> {
+	loop {
+		let mut needed = HEADER_LEN;
+		if buffer.len() >= HEADER_LEN {
+			let header = FrameHeader::parse(buffer).map_err(|_| ReadError::Malformed)?;
+			needed = header.frame_len();
+			if buffer.len() >= needed {
+				return Ok(buffer.split_to(needed));
+			}
+		}
+		buffer.reserve(READ_CHUNK.max(needed - buffer.len()));
+		if read.read_buf(buffer).await.map_err(ReadError::Io)? == 0 {
+			return Err(if buffer.is_empty() { ReadError::Closed } else { ReadError::Truncated });
+		}
+	}
+}
+
 async fn write_loop(
-	write: WriteHalf<BoxTransport>,
+	mut write: WriteHalf<BoxTransport>,
 	generation: u64,
 	mut commands: mpsc::UnboundedReceiver<WriterCommand>,
 	events: mpsc::Sender<LinkEvent>,
 ) {
-	let mut write = BufWriter::with_capacity(IO_BUFFER, write);
+	let mut batch = VecDeque::new();
 	while let Some(command) = commands.recv().await {
-		let written = match command {
-			WriterCommand::Frame(frame) => write.write_all(&frame).await,
-			WriterCommand::Close(done) => {
-				let _ = write.shutdown().await;
-				let _ = done.send(());
-				return;
-			},
-		};
-		let flushed = match written {
-			Ok(()) if commands.is_empty() => write.flush().await,
-			other => other,
-		};
-		if let Err(error) = flushed {
+		// Whatever else is queued goes out with it, in as few system calls as possible.
+		let mut closing = None;
+		let mut next = Some(command);
+		while let Some(command) = next.take().or_else(|| commands.try_recv().ok()) {
+			match command {
+				WriterCommand::Frame(frame) => batch.push_back(frame),
+				WriterCommand::Close(done) => {
+					closing = Some(done);
+					break;
+				},
+			}
+		}
+		if let Err(error) = write_batch(&mut write, &mut batch).await {
 			let _ = events.send(LinkEvent::Broken(generation, ReadError::Io(error))).await;
+			return;
+		}
+		if let Some(done) = closing {
+			let _ = write.shutdown().await;
+			let _ = done.send(());
 			return;
 		}
 	}
 	let _ = write.shutdown().await;
+}
+
+/// Writes every frame of `batch`, several per vectored write where the transport has them.
+async fn write_batch(
+	write: &mut WriteHalf<BoxTransport>,
+	batch: &mut VecDeque<Bytes>,
+) -> std::io::Result<()> {
+	while !batch.is_empty() {
+		let slices: Vec<_> =
+			batch.iter().take(MAX_WRITE_SLICES).map(|frame| IoSlice::new(frame)).collect();
+		let mut written = write.write_vectored(&slices).await?;
+		if written == 0 {
+			return Err(std::io::ErrorKind::WriteZero.into());
+		}
+		while let Some(front) = batch.front_mut() {
+			if written < front.len() {
+				front.advance(written);
+				break;
+			}
+			written -= front.len();
+			batch.pop_front();
+		}
+	}
+	write.flush().await
 }
 
 pub(crate) struct Driver {
@@ -404,7 +465,7 @@ impl Driver {
 	}
 
 	/// Opens a frame from the transport and acts on it.
-	fn frame(&mut self, mut frame: Vec<u8>) -> Result<(), SecureStreamError> {
+	fn frame(&mut self, mut frame: BytesMut) -> Result<(), SecureStreamError> {
 		let len = match self.receiver.open_in_place(&mut frame) {
 			Ok(payload) => payload.len(),
 			Err(error) => {
@@ -424,7 +485,7 @@ impl Driver {
 		let body = BODY_OFFSET..HEADER_LEN + len;
 		match kind {
 			Kind::More | Kind::Last => {
-				let data = Bytes::from(frame).slice(body);
+				let data = frame.freeze().slice(body);
 				let len = data.len();
 				let mut metrics = self.shared.metrics();
 				metrics.usage.bytes_received += len as u64;
@@ -518,9 +579,7 @@ impl Driver {
 	}
 
 	fn seal_control(&mut self, kind: Kind, body: &[u8]) -> Result<(), SecureStreamError> {
-		let mut buf = frame_buffer(body.len());
-		buf[BODY_OFFSET..BODY_OFFSET + body.len()].copy_from_slice(body);
-		self.seal(kind, buf)
+		self.seal(kind, frame_buffer(body))
 	}
 
 	/// Switches the sending direction to the newest epoch both sides hold, if newer.

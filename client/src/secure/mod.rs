@@ -252,10 +252,15 @@ impl Default for SecureConfig {
 	}
 }
 
-/// A zeroed buffer for a frame whose body is `body_len` bytes, with room for the header, the
-/// kind-and-ack prefix and the tag.
-fn frame_buffer(body_len: usize) -> Vec<u8> {
-	vec![0; HEADER_LEN + PREFIX_LEN + body_len + TAG_LEN]
+/// A buffer for a frame carrying `body`: zeroed room for the header and the kind-and-ack
+/// prefix, the body, and zeroed room for the tag. Only the small fixed parts are zeroed: the
+/// body is copied in once.
+fn frame_buffer(body: &[u8]) -> Vec<u8> {
+	let mut buf = Vec::with_capacity(BODY_OFFSET + body.len() + TAG_LEN);
+	buf.resize(BODY_OFFSET, 0);
+	buf.extend_from_slice(body);
+	buf.resize(BODY_OFFSET + body.len() + TAG_LEN, 0);
+	buf
 }
 
 /// Where a frame's body starts in a [`frame_buffer`].

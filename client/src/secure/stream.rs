@@ -10,9 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use super::driver::{Command, Delivery, Driver, Outgoing, Snapshot};
 use super::hello::{initiate, timed, HelloKind, Incoming, KeyRing};
-use super::{
-	frame_buffer, EndReason, Role, SecureConfig, SecureStreamError, BODY_OFFSET, MAX_FRAME_PAYLOAD,
-};
+use super::{frame_buffer, EndReason, Role, SecureConfig, SecureStreamError, MAX_FRAME_PAYLOAD};
 
 /// A byte transport a secure stream runs over: reliable and ordered (TCP, a Unix socket, a
 /// WebSocket through [`super::WsTransport`], a TLS stream…).
@@ -341,8 +339,7 @@ impl SecureSender {
 		let chunks = message.len().div_ceil(chunk_len).max(1);
 		for index in 0..chunks {
 			let chunk = &message[index * chunk_len..message.len().min((index + 1) * chunk_len)];
-			let mut buf = frame_buffer(chunk.len());
-			buf[BODY_OFFSET..BODY_OFFSET + chunk.len()].copy_from_slice(chunk);
+			let buf = frame_buffer(chunk);
 			self.push(Outgoing::Chunk { buf, last: index + 1 == chunks }).await?;
 		}
 		Ok(())
