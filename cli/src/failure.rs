@@ -84,6 +84,9 @@ fn dispatch_hint(reason: &str) -> Option<&'static str> {
 		"InvalidThreshold" => "the threshold is at least 2 and at most --witnesses + 2",
 		"NotStreamParty" => "only the stream's initiator or provider may do this",
 		"UnknownStream" => "check the stream id; `keyorch request` printed it",
+		"RotationAllowanceExhausted" => {
+			"the stream's deposit covers no more rotations: close it and request a new stream"
+		},
 		_ => return None,
 	})
 }

@@ -283,12 +283,23 @@ impl NodeClient {
 		self.call("keyorch_status", rpc_params![]).await
 	}
 
-	/// `call` signed by `signer` (immortal, no tip), SCALE-encoded.
+	/// `call` signed by `signer` with its next transaction index (counting the pool's), immortal
+	/// and without tip, SCALE-encoded.
 	async fn signed_extrinsic(&self, signer: &Signer, call: RuntimeCall) -> Result<Vec<u8>, Error> {
-		let genesis = self.block_hash(0).await?;
-		let version = self.runtime_version().await?;
+		let nonce = self.next_nonce(&signer.account_id()).await?;
+		self.signed_extrinsic_with_nonce(signer, call, nonce).await
+	}
+
+	/// `call` signed by `signer` with transaction index `nonce`, immortal and without tip,
+	/// SCALE-encoded.
+	async fn signed_extrinsic_with_nonce(
+		&self,
+		signer: &Signer,
+		call: RuntimeCall,
+		nonce: u32,
+	) -> Result<Vec<u8>, Error> {
+		let (genesis, version) = futures::try_join!(self.block_hash(0), self.runtime_version())?;
 		let account = signer.account_id();
-		let nonce = self.next_nonce(&account).await?;
 
 		let extension = keyorch_runtime::tx_extension(nonce, Era::Immortal);
 		let implicit = (
@@ -316,6 +327,23 @@ impl NodeClient {
 	/// Signs `call` with `signer` and submits it without waiting; returns the transaction hash.
 	pub async fn sign_and_submit(&self, signer: &Signer, call: RuntimeCall) -> Result<H256, Error> {
 		let extrinsic = self.signed_extrinsic(signer, call).await?;
+		self.call("author_submitExtrinsic", rpc_params![Bytes(extrinsic)]).await
+	}
+
+	/// Signs `call` with `signer` as its transaction number `nonce` and submits it without
+	/// waiting; returns the transaction hash.
+	///
+	/// For many transactions of one account in a row: [`Self::sign_and_submit`] asks the node
+	/// for the next index each time, this takes consecutive indices from the caller (the first
+	/// from [`Self::next_nonce`]). The pool keeps a transaction whose index is ahead of the
+	/// account's until the ones before it arrive.
+	pub async fn sign_and_submit_with_nonce(
+		&self,
+		signer: &Signer,
+		call: RuntimeCall,
+		nonce: u32,
+	) -> Result<H256, Error> {
+		let extrinsic = self.signed_extrinsic_with_nonce(signer, call, nonce).await?;
 		self.call("author_submitExtrinsic", rpc_params![Bytes(extrinsic)]).await
 	}
 

@@ -31,6 +31,35 @@ pub struct StreamRequest {
 	pub rotate_every_bytes: Option<u64>,
 }
 
+impl StreamRequest {
+	/// The `request_stream` call that asks for this stream, to sign and submit as the initiator
+	/// ([`NodeClient::request_stream`] does both and waits for the block).
+	///
+	/// Fails with [`Error::InvalidRequest`] if the data type is longer than the chain accepts.
+	pub fn call(&self) -> Result<RuntimeCall, Error> {
+		let data_type = self.data_type.clone().try_into().map_err(|_| Error::InvalidRequest {
+			reason: "the data type is longer than the chain accepts".into(),
+		})?;
+		let call = pallet_keyorch::Call::request_stream {
+			provider: self.provider.clone(),
+			metadata: StreamMetadata {
+				data_type,
+				permissions: Permissions(self.permissions),
+				duration: self.duration_blocks,
+			},
+			policy: StreamPolicy {
+				witness_count: self.witness_count,
+				threshold: self.threshold,
+				rotation: RotationPolicy {
+					every_blocks: self.rotate_every_blocks,
+					every_bytes: self.rotate_every_bytes,
+				},
+			},
+		};
+		Ok(keyorch(call))
+	}
+}
+
 /// What happened to a stream, as the chain says in a finalized block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamEvent {
@@ -138,27 +167,7 @@ impl NodeClient {
 		initiator: &Signer,
 		request: &StreamRequest,
 	) -> Result<(StreamId, u32), Error> {
-		let data_type =
-			request.data_type.clone().try_into().map_err(|_| Error::InvalidRequest {
-				reason: "the data type is longer than the chain accepts".into(),
-			})?;
-		let call = pallet_keyorch::Call::request_stream {
-			provider: request.provider.clone(),
-			metadata: StreamMetadata {
-				data_type,
-				permissions: Permissions(request.permissions),
-				duration: request.duration_blocks,
-			},
-			policy: StreamPolicy {
-				witness_count: request.witness_count,
-				threshold: request.threshold,
-				rotation: RotationPolicy {
-					every_blocks: request.rotate_every_blocks,
-					every_bytes: request.rotate_every_bytes,
-				},
-			},
-		};
-		let included = self.submit_and_watch(initiator, keyorch(call)).await?;
+		let included = self.submit_and_watch(initiator, request.call()?).await?;
 		included
 			.events
 			.iter()

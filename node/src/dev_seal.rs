@@ -1,6 +1,12 @@
 //! Block sealing for `--dev`: a block as soon as a transaction arrives, an empty one when a
 //! slot has passed without any, and every block finalized at once.
 //!
+//! A transaction that arrives while the pool is still switching to the block just imported
+//! raises no new import notification when the pool moves it to that block's view, so it would
+//! wait for the next empty block — which, after a burst, waits for the wall clock to catch up
+//! with chain time. The heartbeat therefore also seals whenever the pool holds ready
+//! transactions.
+//!
 //! The runtime is the same as on a multi-validator network, so blocks still carry an Aura slot
 //! and a timestamp that advances by at least one slot per block. A burst of transactions thus
 //! moves chain time ahead of the wall clock; empty blocks wait until the wall clock has caught
@@ -61,18 +67,23 @@ fn seal<H>(create_empty: bool) -> EngineCommand<H> {
 	EngineCommand::SealNewBlock { create_empty, finalize: true, parent_hash: None, sender: None }
 }
 
-/// The commands that drive manual sealing: one per imported transaction, plus an empty block
-/// whenever a slot passes without one.
+/// The commands that drive manual sealing: one per imported transaction, a block whenever
+/// `has_ready` says the pool holds ready transactions, and an empty block whenever a slot
+/// passes without one.
 pub fn seal_commands<H: Send + 'static>(
 	transactions: impl Stream<Item = impl Send> + Send + 'static,
 	clock: DevClock,
+	has_ready: impl Fn() -> bool + Send + 'static,
 ) -> BoxStream<'static, EngineCommand<H>> {
 	let on_transaction = transactions.map(|_| seal(false));
-	let heartbeat = futures::stream::unfold(clock, |clock| async move {
+	let heartbeat = futures::stream::unfold((clock, has_ready), |(clock, has_ready)| async move {
 		loop {
 			futures_timer::Delay::new(HEARTBEAT_POLL).await;
 			if clock.empty_block_due() {
-				return Some((seal(true), clock));
+				return Some((seal(true), (clock, has_ready)));
+			}
+			if has_ready() {
+				return Some((seal(false), (clock, has_ready)));
 			}
 		}
 	});

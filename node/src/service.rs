@@ -305,9 +305,11 @@ fn new_full_with<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 		Sealing::Dev => {
 			let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
 			let clock = DevClock::new(best_block_timestamp(&client), slot_duration.as_millis());
+			let pool = transaction_pool.clone();
 			let commands_stream = dev_seal::seal_commands(
 				transaction_pool.import_notification_stream(),
 				clock.clone(),
+				move || pool.status().ready > 0,
 			);
 			let authorship = sc_consensus_manual_seal::run_manual_seal(
 				sc_consensus_manual_seal::ManualSealParams {

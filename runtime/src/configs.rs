@@ -123,7 +123,6 @@ parameter_types! {
 impl pallet_keyorch::Config for Runtime {
 	type AuthorityId = pallet_keyorch::crypto::OrchestratorAuthId;
 	/// Ten blocks (30 s) for a dealt epoch to land before the orchestrator submits it again.
-	type ResubmitAfter = ConstU32<10>;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	// Aura has no VRF; the parent hash is what there is (the author can bias it, see its docs).
@@ -147,6 +146,9 @@ impl pallet_keyorch::Config for Runtime {
 	type MaxScheduledPerBlock = ConstU32<512>;
 	type MaxScheduleLookahead = ConstU32<16>;
 	type ServiceWeight = KeyorchServiceWeight;
+	type MaxDealingsPerBatch = ConstU32<256>;
+	type EpochDeposit = ConstU128<{ UNIT / 100 }>;
+	type RotationAllowance = ConstU32<64>;
 }
 
 // Off-chain workers sign transactions (an orchestrator's `submit_key_epoch`) with keys from the

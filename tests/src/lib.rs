@@ -11,6 +11,7 @@ use std::{
 
 use keyorch_client::NodeClient;
 
+pub mod burst;
 pub mod keyorch_rpc;
 pub mod parties;
 

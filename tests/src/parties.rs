@@ -1,5 +1,5 @@
-//! Stream parties for tests: a funded dev account with a fresh X25519 key, and waiting for
-//! dealt epochs.
+//! Stream parties for tests: a funded dev account with a fresh X25519 key, waiting for dealt
+//! epochs and for witnesses to keep their shares, and assembling a party's key.
 
 use std::time::Duration;
 
@@ -9,10 +9,12 @@ use keyorch_primitives::{
 	WireVersion,
 };
 
-use keyorch_client::{Identity, NodeClient, RuntimeEvent, Signer, StreamRequest};
+use keyorch_client::{
+	AssembledKey, Error, Identity, NodeClient, RuntimeEvent, Signer, StreamRequest, WitnessEndpoint,
+};
 use keyorch_primitives::{EncryptionSecret, ReleaseTerms, ShareReleaseRequest};
 
-use crate::Node;
+use crate::{wait_for, Node};
 use keyorch_runtime::pallet_keyorch::{self, Permissions, RotationPolicy, StreamId};
 
 /// How long a first epoch may take to be dealt on a 3-validator network.
@@ -92,17 +94,28 @@ impl Party {
 		threshold: u32,
 		rotation: RotationPolicy,
 	) -> (StreamId, u32) {
-		let request = StreamRequest {
-			provider: provider.signer.account_id(),
-			data_type: b"application/octet-stream".to_vec(),
-			permissions: Permissions::READ,
-			duration_blocks: 600,
-			witness_count,
-			threshold,
-			rotate_every_blocks: rotation.every_blocks,
-			rotate_every_bytes: rotation.every_bytes,
-		};
+		let request = stream_request(provider, witness_count, threshold, rotation);
 		client.request_stream(&self.signer, &request).await.expect("request_stream")
+	}
+}
+
+/// What the tests ask for: a read stream to `provider` of 600 blocks, with `witness_count`
+/// witnesses, `threshold` and `rotation`.
+pub fn stream_request(
+	provider: &Party,
+	witness_count: u32,
+	threshold: u32,
+	rotation: RotationPolicy,
+) -> StreamRequest {
+	StreamRequest {
+		provider: provider.signer.account_id(),
+		data_type: b"application/octet-stream".to_vec(),
+		permissions: Permissions::READ,
+		duration_blocks: 600,
+		witness_count,
+		threshold,
+		rotate_every_blocks: rotation.every_blocks,
+		rotate_every_bytes: rotation.every_bytes,
 	}
 }
 
@@ -173,6 +186,30 @@ pub async fn wait_for_epoch(
 		.await
 		.expect("KeyEpochDealt");
 	DealtEpoch { holders, commitments, record_hashes, block, orchestrator }
+}
+
+/// Waits until every witness node of `witnesses` holds at least `count` shares, at most
+/// `timeout` for each.
+pub async fn wait_for_shares(witnesses: &[&Node], count: u64, timeout: Duration) {
+	for node in witnesses {
+		let rpc = node.keyorch().await;
+		wait_for("the witness to keep its shares", timeout, || async {
+			(rpc.status().await["sharesHeld"].as_u64() >= Some(count)).then_some(())
+		})
+		.await;
+	}
+}
+
+/// Assembles `party`'s key of `stream` (its current epoch) through `node`, asking the witness
+/// nodes `witnesses` in this order.
+pub async fn assemble(
+	node: &Node,
+	party: &Party,
+	stream: StreamId,
+	witnesses: &[&Node],
+) -> Result<AssembledKey, Error> {
+	let endpoints: Vec<_> = witnesses.iter().map(|w| WitnessEndpoint::new(w.ws_url())).collect();
+	node.client().await.assemble_key(party.identity(), stream, None, &endpoints).await
 }
 
 /// A stream from Ferdie to Alice's stash with Dave and Eve as witnesses, threshold 2, epoch 0

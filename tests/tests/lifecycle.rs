@@ -13,23 +13,14 @@ use keyorch_primitives::{
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 use keyorch_tests::{
 	dev_node_with_witness, local_network_with_witnesses,
-	parties::{register_and_request, wait_for_epoch, DealtStream, Party},
+	parties::{
+		assemble, register_and_request, wait_for_epoch, wait_for_shares, DealtStream, Party,
+	},
 	wait_for, Node,
 };
 
 const DEALING_TIMEOUT: Duration = Duration::from_secs(120);
 const SHARE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Assembles `party`'s key of `stream` through `node`, asking the witness nodes `witnesses`.
-async fn assemble(
-	node: &Node,
-	party: &Party,
-	stream: StreamId,
-	witnesses: &[&Node],
-) -> Result<AssembledKey, Error> {
-	let endpoints: Vec<_> = witnesses.iter().map(|w| WitnessEndpoint::new(w.ws_url())).collect();
-	node.client().await.assemble_key(party.identity(), stream, None, &endpoints).await
-}
 
 /// Initiator and provider hold the same keys: a frame one seals, the other opens, in each
 /// direction; a frame of one direction does not open as the other.
@@ -54,17 +45,6 @@ fn assert_same_keys(initiator: &StreamKeys, provider: &StreamKeys) {
 		assert_eq!(opened, b"hello");
 		let mut frame = seal();
 		assert!(receiver.receiver(other, session).open_in_place(&mut frame).is_err());
-	}
-}
-
-/// Waits until every witness node holds `count` shares.
-async fn wait_for_shares(witnesses: &[&Node], count: u64) {
-	for node in witnesses {
-		let rpc = node.keyorch().await;
-		wait_for("the witness to keep its share", SHARE_TIMEOUT, || async {
-			(rpc.status().await["sharesHeld"].as_u64() >= Some(count)).then_some(())
-		})
-		.await;
 	}
 }
 
@@ -114,7 +94,7 @@ async fn on_a_dev_node_both_sides_get_the_key_rotate_and_lose_it_on_revocation()
 	let (stream, block) =
 		register_and_request(&client, &initiator, &provider, &witnesses, 2, no_rotation).await;
 	wait_for_epoch(&client, stream, 0, block, DEALING_TIMEOUT).await;
-	wait_for_shares(&[&node], 1).await;
+	wait_for_shares(&[&node], 1, SHARE_TIMEOUT).await;
 
 	let first = assemble(&node, &initiator, stream, &[&node]).await.expect("initiator's key");
 	let theirs = assemble(&node, &provider, stream, &[&node]).await.expect("provider's key");
@@ -122,7 +102,7 @@ async fn on_a_dev_node_both_sides_get_the_key_rotate_and_lose_it_on_revocation()
 	assert_same_keys(&first.keys, &theirs.keys);
 
 	rotate(&client, &provider, stream, 1).await;
-	wait_for_shares(&[&node], 2).await;
+	wait_for_shares(&[&node], 2, SHARE_TIMEOUT).await;
 	let rotated = assemble(&node, &initiator, stream, &[&node]).await.expect("epoch 1");
 	let theirs = assemble(&node, &provider, stream, &[&node]).await.expect("epoch 1");
 	assert_eq!(rotated.epoch, 1);
@@ -141,7 +121,7 @@ async fn on_a_network_assembly_skips_a_dead_witness_and_fails_fast_without_enoug
 	let stream = DealtStream::new(&nodes, &WITNESSES).await;
 	let client = nodes[0].client().await;
 	let (dave, eve) = (3, 4);
-	wait_for_shares(&[&nodes[dave], &nodes[eve]], 1).await;
+	wait_for_shares(&[&nodes[dave], &nodes[eve]], 1, SHARE_TIMEOUT).await;
 
 	// Each party talks to its own node; both ask both witnesses.
 	let first = ask(&nodes, 1, &stream.initiator, stream.stream).await.expect("initiator's key");
@@ -149,7 +129,7 @@ async fn on_a_network_assembly_skips_a_dead_witness_and_fails_fast_without_enoug
 	assert_same_keys(&first.keys, &theirs.keys);
 
 	rotate(&client, &stream.initiator, stream.stream, 1).await;
-	wait_for_shares(&[&nodes[dave], &nodes[eve]], 2).await;
+	wait_for_shares(&[&nodes[dave], &nodes[eve]], 2, SHARE_TIMEOUT).await;
 	let rotated = ask(&nodes, 1, &stream.initiator, stream.stream).await.expect("epoch 1");
 	let theirs = ask(&nodes, 2, &stream.provider, stream.stream).await.expect("epoch 1");
 	assert_eq!(rotated.epoch, 1);

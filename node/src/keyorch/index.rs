@@ -38,10 +38,15 @@ struct Persisted {
 }
 
 /// The index, in memory and in the off-chain store.
+///
+/// Changes are made in memory, key by key, and written to the store by [`Self::flush`] —
+/// once per finalized block, not once per epoch: a block may deal hundreds of epochs.
 pub struct RecordIndex<S> {
 	store: Option<S>,
 	state: Persisted,
 	by_key: HashMap<[u8; 32], [u8; 32]>,
+	/// Whether memory holds changes the store has not.
+	dirty: bool,
 }
 
 impl<S: OffchainStorage> RecordIndex<S> {
@@ -52,7 +57,7 @@ impl<S: OffchainStorage> RecordIndex<S> {
 			.and_then(|store| store.get(STORAGE_PREFIX, INDEX_KEY))
 			.and_then(|raw| Persisted::decode(&mut &raw[..]).ok())
 			.unwrap_or_default();
-		let mut index = Self { store, state, by_key: HashMap::new() };
+		let mut index = Self { store, state, by_key: HashMap::new(), dirty: false };
 		index.rebuild_key_map();
 		index
 	}
@@ -68,7 +73,11 @@ impl<S: OffchainStorage> RecordIndex<S> {
 			.collect();
 	}
 
-	fn save(&mut self) {
+	/// Writes the changes since the last flush to the store.
+	pub fn flush(&mut self) {
+		if !std::mem::take(&mut self.dirty) {
+			return;
+		}
 		let encoded = self.state.encode();
 		if let Some(store) = self.store.as_mut() {
 			store.set(STORAGE_PREFIX, INDEX_KEY, &encoded);
@@ -89,11 +98,13 @@ impl<S: OffchainStorage> RecordIndex<S> {
 			.collect();
 		let entry = self.state.streams.entry(stream).or_default();
 		entry.epochs.insert(epoch, keys.clone());
+		self.by_key.extend(keys.iter().map(|key| (*key, stream)));
 		while entry.epochs.len() > EPOCHS_KEPT {
-			entry.epochs.pop_first();
+			for key in entry.epochs.pop_first().map(|(_, keys)| keys).unwrap_or_default() {
+				self.by_key.remove(&key);
+			}
 		}
-		self.rebuild_key_map();
-		self.save();
+		self.dirty = true;
 		keys
 	}
 
@@ -107,10 +118,13 @@ impl<S: OffchainStorage> RecordIndex<S> {
 		let keys = entry.epochs.values().flatten().copied().collect();
 		if self.state.ended_order.len() > ENDED_KEPT {
 			let forgotten = self.state.ended_order.remove(0);
-			self.state.streams.remove(&forgotten);
-			self.rebuild_key_map();
+			if let Some(entry) = self.state.streams.remove(&forgotten) {
+				for key in entry.epochs.values().flatten() {
+					self.by_key.remove(key);
+				}
+			}
 		}
-		self.save();
+		self.dirty = true;
 		keys
 	}
 
@@ -144,6 +158,9 @@ mod tests {
 		assert_eq!(index.lookup(&keys[2]), Some(([1; 32], None)));
 		assert_eq!(index.live_keys(), keys);
 
+		// Nothing reaches the store before a flush.
+		assert_eq!(RecordIndex::load(index.store.clone()).lookup(&keys[0]), None);
+		index.flush();
 		let reloaded = RecordIndex::load(index.store.clone());
 		assert_eq!(reloaded.lookup(&keys[0]), Some(([1; 32], None)));
 	}

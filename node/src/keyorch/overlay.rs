@@ -639,6 +639,7 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 				self.on_ledger_event(event);
 			}
 		}
+		self.index.flush();
 		self.retry_pending();
 		self.refresh_gauges();
 	}

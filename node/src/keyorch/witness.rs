@@ -45,6 +45,9 @@ pub const MAX_REQUEST_BLOCKS: BlockNumber = 100;
 /// Finalized blocks during which a share not yet in the DHT is looked for again.
 const FETCH_BLOCKS: BlockNumber = 40;
 
+/// Records a witness fetches at once when many epochs are final together.
+const CONCURRENT_FETCHES: usize = 32;
+
 /// Command-line options of the witness service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WitnessParams {
@@ -282,12 +285,17 @@ impl Witness {
 			}
 			let (now, _) = self.ledger.finalized();
 			wanted.retain(|_, share| share.until >= now);
+			// Many epochs may be final at once: fetch their records side by side.
 			let keys: Vec<_> = wanted.keys().copied().collect();
-			for key in keys {
-				if let Ok(value) = overlay.get_record(key, false).await {
-					if let Some(share) = wanted.remove(&key) {
-						self.keep_share(&share, &value);
-					}
+			let mut fetched = futures::stream::iter(keys)
+				.map(|key| {
+					let overlay = overlay.clone();
+					async move { (key, overlay.get_record(key, false).await) }
+				})
+				.buffer_unordered(CONCURRENT_FETCHES);
+			while let Some((key, result)) = fetched.next().await {
+				if let (Ok(value), Some(share)) = (result, wanted.remove(&key)) {
+					self.keep_share(&share, &value);
 				}
 			}
 			self.refresh_gauge();

@@ -21,9 +21,12 @@ use sp_runtime::traits::Saturating;
 const SEED: u32 = 0;
 
 fn funds<T: Config>() -> BalanceOf<T> {
+	// Enough for the longest stream rotating at the shortest interval, many times over.
+	let epochs = T::MaxStreamDuration::get().saturating_add(T::RotationAllowance::get());
 	T::Currency::minimum_balance()
 		.saturating_add(T::StreamDeposit::get())
 		.saturating_add(T::WitnessDeposit::get())
+		.saturating_add(T::EpochDeposit::get().saturating_mul(epochs.into()))
 		.saturating_mul(1_000u32.into())
 }
 
@@ -88,8 +91,13 @@ fn policy<T: Config>(w: u32) -> StreamPolicy {
 
 /// A requested stream with `w` witnesses, chosen from a full witness set.
 fn stream<T: Config>(w: u32) -> (StreamId, T::AccountId, T::AccountId) {
+	stream_from::<T>(0, w)
+}
+
+/// A requested stream of initiator `i` with `w` witnesses.
+fn stream_from<T: Config>(i: u32, w: u32) -> (StreamId, T::AccountId, T::AccountId) {
 	fill_witnesses::<T>(T::MaxWitnesses::get());
-	let initiator = participant::<T>("initiator", 0);
+	let initiator = participant::<T>("initiator", i);
 	let provider = participant::<T>("provider", 0);
 	let nonce = StreamNonce::<T>::get();
 	Keyorch::<T>::request_stream(
@@ -110,24 +118,41 @@ fn record_hashes<T: Config>(n: u32) -> RecordHashesOf<T> {
 	BoundedVec::truncate_from((0..n).map(|i| [i as u8; 32]).collect())
 }
 
-/// Deal the stream's pending epoch.
-fn deal<T: Config>(id: StreamId, orchestrator: &T::AccountId) {
+/// A dealing of the stream's pending epoch.
+fn dealing<T: Config>(id: StreamId) -> DealingOf<T> {
 	let info = Streams::<T>::get(id).expect("open stream");
-	let epoch = info.pending_epoch.expect("pending epoch");
-	Keyorch::<T>::submit_key_epoch(
-		RawOrigin::Signed(orchestrator.clone()).into(),
-		id,
-		epoch,
-		commitments::<T>(info.policy.threshold),
-		record_hashes::<T>(info.policy.holders()),
-	)
-	.expect("valid epoch");
+	Dealing {
+		stream: id,
+		epoch: info.pending_epoch.expect("pending epoch"),
+		commitments: commitments::<T>(info.policy.threshold),
+		record_hashes: record_hashes::<T>(info.policy.holders()),
+	}
 }
 
-/// A stream with epochs 0 and 1 dealt and epoch 2 pending.
+/// Deal the stream's pending epoch.
+fn deal<T: Config>(id: StreamId, orchestrator: &T::AccountId) {
+	let epoch = Streams::<T>::get(id).and_then(|info| info.pending_epoch);
+	Keyorch::<T>::submit_key_epochs(
+		RawOrigin::Signed(orchestrator.clone()).into(),
+		BoundedVec::truncate_from(vec![dealing::<T>(id)]),
+	)
+	.expect("an orchestrator's batch");
+	let dealt = Streams::<T>::get(id).and_then(|info| info.current_epoch);
+	assert_eq!(dealt, epoch, "the dealing was accepted");
+}
+
+/// A stream of initiator 0 with epochs 0 and 1 dealt and epoch 2 pending.
 fn busy_stream<T: Config>(w: u32) -> (StreamId, T::AccountId, T::AccountId, T::AccountId) {
+	busy_stream_from::<T>(0, w)
+}
+
+/// A stream of initiator `i` with epochs 0 and 1 dealt and epoch 2 pending.
+fn busy_stream_from<T: Config>(
+	i: u32,
+	w: u32,
+) -> (StreamId, T::AccountId, T::AccountId, T::AccountId) {
 	let orch = orchestrator::<T>();
-	let (id, initiator, provider) = stream::<T>(w);
+	let (id, initiator, provider) = stream_from::<T>(i, w);
 	deal::<T>(id, &orch);
 	Keyorch::<T>::rotate(RawOrigin::Signed(initiator.clone()).into(), id).expect("rotates");
 	deal::<T>(id, &orch);
@@ -216,16 +241,26 @@ mod benchmarks {
 		assert_eq!(PendingEpochs::<T>::count(), 1);
 	}
 
+	/// `n` dealings, each of a stream with the most witnesses and an epoch to prune.
 	#[benchmark]
-	fn submit_key_epoch(w: Linear<1, { T::MaxWitnessesPerStream::get() }>) {
-		let (id, _, _, orch) = busy_stream::<T>(w);
-		let holders = w.saturating_add(2);
+	fn submit_key_epochs(n: Linear<1, { T::MaxDealingsPerBatch::get() }>) {
+		let w = T::MaxWitnessesPerStream::get();
+		let mut orch = orchestrator::<T>();
+		let mut ids = Vec::new();
+		for i in 0..n {
+			let (id, _, _, o) = busy_stream_from::<T>(i, w);
+			ids.push(id);
+			orch = o;
+		}
+		let dealings: Vec<DealingOf<T>> = ids.iter().map(|id| dealing::<T>(*id)).collect();
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(orch), id, 2, commitments::<T>(holders), record_hashes::<T>(holders));
+		_(RawOrigin::Signed(orch), BoundedVec::truncate_from(dealings));
 
-		assert_eq!(Streams::<T>::get(id).and_then(|s| s.current_epoch), Some(2));
-		assert!(!Epochs::<T>::contains_key(id, 0));
+		for id in ids {
+			assert_eq!(Streams::<T>::get(id).and_then(|s| s.current_epoch), Some(2));
+			assert!(!Epochs::<T>::contains_key(id, 0));
+		}
 	}
 
 	#[benchmark]
@@ -309,6 +344,34 @@ mod benchmarks {
 			Schedule::<T>::get(slot).len() as u32,
 			T::MaxScheduledPerBlock::get().saturating_sub(1)
 		);
+	}
+
+	#[benchmark]
+	fn service_queue_base() {
+		let now = frame_system::Pallet::<T>::block_number();
+
+		#[block]
+		{
+			Keyorch::<T>::service_queue(now, Weight::MAX);
+		}
+
+		assert_eq!(DealingQueueBounds::<T>::get(), QueueBounds::default());
+	}
+
+	/// The worst step: an entry that waited too long moves from the head to the tail.
+	#[benchmark]
+	fn service_queue_step() {
+		orchestrator::<T>();
+		let (id, _, _) = stream::<T>(1);
+		let before = PendingEpochs::<T>::get(id).expect("pending").position;
+		let now = frame_system::Pallet::<T>::block_number().saturating_add(T::TakeoverDelay::get());
+
+		#[block]
+		{
+			Keyorch::<T>::service_queue(now, Weight::MAX);
+		}
+
+		assert!(PendingEpochs::<T>::get(id).expect("pending").position > before);
 	}
 
 	#[benchmark]

@@ -186,7 +186,11 @@ pub mod pallet {
 	use sp_runtime::traits::{One, Saturating, Zero};
 
 	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	///
+	/// v2 added queue positions to pending epochs and prepaid rotations to streams. There is no
+	/// migration from v1: no chain with v1 state is kept (dev and local networks start from
+	/// genesis).
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -205,11 +209,6 @@ pub mod pallet {
 			Self::Signature,
 			RuntimeAppPublic = OrchestratorId,
 		>;
-
-		/// Blocks an orchestrator waits for its `submit_key_epoch` to land before it submits the
-		/// same dealing again.
-		#[pallet::constant]
-		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 
 		/// The overarching hold reason.
 		type RuntimeHoldReason: From<HoldReason>;
@@ -286,6 +285,22 @@ pub mod pallet {
 		/// integrity test). `on_idle` adds whatever the block leaves.
 		#[pallet::constant]
 		type ServiceWeight: Get<Weight>;
+
+		/// The most dealings one [`Pallet::submit_key_epochs`] batch carries: what one
+		/// orchestrator can put on chain per block.
+		#[pallet::constant]
+		type MaxDealingsPerBatch: Get<u32>;
+
+		/// Held from the initiator for every epoch its stream is prepaid for (see
+		/// [`Pallet::request_stream`]), so the dealing capacity an account can take is
+		/// proportional to what it holds.
+		#[pallet::constant]
+		type EpochDeposit: Get<BalanceOf<Self>>;
+
+		/// How many usage or explicit rotations a stream's deposit prepays, beyond the interval
+		/// rotations its duration implies; more are refused with `RotationAllowanceExhausted`.
+		#[pallet::constant]
+		type RotationAllowance: Get<u32>;
 	}
 
 	/// Reasons the pallet holds funds.
@@ -347,6 +362,18 @@ pub mod pallet {
 		PendingEpoch<BlockNumberFor<T>>,
 		OptionQuery,
 	>;
+
+	/// Epochs waiting to be dealt, in the order they were requested: the off-chain workers read
+	/// it from the head, so the oldest requests are dealt first and no worker scans all of
+	/// [`PendingEpochs`]. Dealt or ended epochs leave holes that the head skips (see
+	/// [`Pallet::service_queue`]).
+	#[pallet::storage]
+	pub type DealingQueue<T: Config> =
+		StorageMap<_, Twox64Concat, QueuePosition, QueuedEpoch, OptionQuery>;
+
+	/// The positions of the [`DealingQueue`] that may hold entries.
+	#[pallet::storage]
+	pub type DealingQueueBounds<T: Config> = StorageValue<_, QueueBounds, ValueQuery>;
 
 	/// What remains of ended streams, for audit.
 	#[pallet::storage]
@@ -488,6 +515,17 @@ pub mod pallet {
 			/// The sealed record hashes, in holder order.
 			record_hashes: Vec<RecordHash>,
 		},
+		/// A dealing of a batch was refused; the batch's other dealings stand.
+		DealingRefused {
+			/// The stream.
+			stream: StreamId,
+			/// The epoch the dealing was for.
+			epoch: EpochIndex,
+			/// The orchestrator that submitted it.
+			orchestrator: OrchestratorId,
+			/// Why (a `pallet_keyorch` error).
+			error: DispatchError,
+		},
 		/// A party reported traffic.
 		UsageReported {
 			/// The stream.
@@ -607,16 +645,21 @@ pub mod pallet {
 		MalformedCommitments,
 		/// The epoch counter would overflow.
 		EpochOverflow,
+		/// The stream's deposit covers no more usage or explicit rotations: close it and
+		/// request a new one.
+		RotationAllowanceExhausted,
+		/// A batch of dealings was empty.
+		EmptyBatch,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-			Self::service_schedule(now, T::ServiceWeight::get())
+			Self::service(now, T::ServiceWeight::get())
 		}
 
 		fn on_idle(now: BlockNumberFor<T>, remaining_weight: Weight) -> Weight {
-			Self::service_schedule(now, remaining_weight)
+			Self::service(now, remaining_weight)
 		}
 
 		/// Deals the epochs waiting for this node's orchestrator key (see the `offchain` module).
@@ -639,6 +682,20 @@ pub mod pallet {
 			assert!(
 				one_expiry.all_lte(T::ServiceWeight::get()),
 				"ServiceWeight must fit at least one scheduled task"
+			);
+			assert!(T::MaxDealingsPerBatch::get() >= 1, "MaxDealingsPerBatch must be positive");
+			let batch = T::WeightInfo::submit_key_epochs(T::MaxDealingsPerBatch::get());
+			let operational = T::BlockWeights::get().get(DispatchClass::Operational).max_extrinsic;
+			assert!(
+				operational.is_none_or(|max| batch.all_lte(max)),
+				"the largest batch of dealings must fit an operational extrinsic"
+			);
+			let batch_length = (T::MaxDealingsPerBatch::get() as usize)
+				.saturating_mul(DealingOf::<T>::max_encoded_len())
+				.saturating_add(1024);
+			assert!(
+				batch_length <= *T::BlockLength::get().max.get(DispatchClass::Operational) as usize,
+				"the largest batch of dealings must fit the block length"
 			);
 		}
 	}
@@ -768,8 +825,12 @@ pub mod pallet {
 		/// Checks that initiator and provider are distinct registered participants, that the
 		/// metadata and policy are within the configured limits (`2 <= threshold <= holders`,
 		/// holders = 2 + witness count), and that enough witnesses other than the two parties
-		/// are registered. Selects the witnesses from `Randomness`, holds `StreamDeposit` from
-		/// the caller, schedules expiry (and interval rotation) and queues epoch 0.
+		/// are registered. Selects the witnesses from `Randomness`, holds the deposit from the
+		/// caller, schedules expiry (and interval rotation) and queues epoch 0.
+		///
+		/// The deposit is `StreamDeposit` plus `EpochDeposit` for every epoch the stream may make
+		/// the orchestrators deal: epoch 0, the interval rotations its duration implies and
+		/// `RotationAllowance` usage or explicit rotations (see [`Pallet::prepaid_epochs`]).
 		///
 		/// Emits `StreamRequested` and `EpochRequested`.
 		#[pallet::call_index(6)]
@@ -817,7 +878,9 @@ pub mod pallet {
 				None => (None, None),
 			};
 
-			let deposit = T::StreamDeposit::get();
+			let deposit = T::StreamDeposit::get().saturating_add(
+				T::EpochDeposit::get().saturating_mul(Self::prepaid_epochs(&metadata, &policy).into()),
+			);
 			T::Currency::hold(&HoldReason::StreamDeposit.into(), &initiator, deposit)
 				.map_err(|_| Error::<T>::InsufficientBalance)?;
 
@@ -854,6 +917,7 @@ pub mod pallet {
 				expiry_slot,
 				next_rotation_at,
 				rotation_slot,
+				rotations_left: T::RotationAllowance::get(),
 			};
 			Self::deposit_event(Event::StreamRequested {
 				stream,
@@ -869,23 +933,29 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Submit the public part of a dealt epoch: the Feldman commitments (`threshold` of
-		/// them, each a well-formed group element) and the hashes of the sealed records (one per
-		/// holder, in holder order: initiator, provider, witnesses).
+		/// Submit a batch of dealings, each the public part of one dealt epoch: the Feldman
+		/// commitments (`threshold` of them, each a well-formed group element) and the hashes of
+		/// the sealed records (one per holder, in holder order: initiator, provider, witnesses).
 		///
-		/// Only from an orchestrator's account, only the designated orchestrator or one that may
-		/// take over by now, only for the epoch the stream waits for, and only once. Free for
-		/// the orchestrator when accepted. Emits `KeyEpochDealt`.
-		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::submit_key_epoch(
-			(record_hashes.len() as u32).saturating_sub(2)
+		/// Only from an orchestrator's account. One batch per block carries every epoch the
+		/// orchestrator dealt, so dealing throughput is bounded by block weight and length,
+		/// never by the account's nonce; the call is `Operational`, so dealing never competes
+		/// with user transactions for the normal share of the block.
+		///
+		/// Each dealing is checked on its own: only the designated orchestrator or one that may
+		/// take over by now, only for the epoch the stream waits for, and only once. A dealing
+		/// that fails a check is refused with `DealingRefused` (carrying the typed error) and
+		/// the batch's other dealings are kept. Free for an orchestrator; a batch from any other
+		/// account fails whole with `NotOrchestrator` and pays its fee. Emits `KeyEpochDealt`
+		/// for every accepted dealing.
+		#[pallet::call_index(12)]
+		#[pallet::weight((
+			T::WeightInfo::submit_key_epochs(dealings.len() as u32),
+			DispatchClass::Operational,
 		))]
-		pub fn submit_key_epoch(
+		pub fn submit_key_epochs(
 			origin: OriginFor<T>,
-			stream: StreamId,
-			epoch: EpochIndex,
-			commitments: CommitmentsOf<T>,
-			record_hashes: RecordHashesOf<T>,
+			dealings: BoundedVec<DealingOf<T>, T::MaxDealingsPerBatch>,
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let set = Orchestrators::<T>::get();
@@ -893,66 +963,22 @@ pub mod pallet {
 				.iter()
 				.position(|o| T::AccountId::from(o.clone()) == who)
 				.ok_or(Error::<T>::NotOrchestrator)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			let mut info = Self::open_stream(&stream, now)?;
-			let pending = match PendingEpochs::<T>::get(stream) {
-				Some(p) if p.epoch == epoch => p,
-				_ => {
-					let dealt = info.current_epoch.is_some_and(|current| epoch <= current);
-					return Err(if dealt {
-						Error::<T>::EpochAlreadyDealt
-					} else {
-						Error::<T>::EpochNotPending
-					}
-					.into());
-				},
-			};
-			ensure!(
-				Self::takeover_rank(&stream, epoch, pending.requested_at, index, set.len(), now)
-					.is_some(),
-				Error::<T>::NotDesignatedOrchestrator
-			);
-			ensure!(
-				commitments.len() as u32 == info.policy.threshold,
-				Error::<T>::WrongCommitmentCount
-			);
-			ensure!(
-				record_hashes.len() as u32 == info.policy.holders(),
-				Error::<T>::WrongRecordHashCount
-			);
-			ensure!(
-				T::CommitmentVerifier::well_formed(&commitments),
-				Error::<T>::MalformedCommitments
-			);
-
+			ensure!(!dealings.is_empty(), Error::<T>::EmptyBatch);
 			let orchestrator = set.get(index).cloned().ok_or(Error::<T>::NotOrchestrator)?;
-			Epochs::<T>::insert(
-				stream,
-				epoch,
-				EpochInfo::<T> {
-					commitments: commitments.clone(),
-					record_hashes: record_hashes.clone(),
-					dealt_at: now,
-					dealt_by: orchestrator.clone(),
-				},
-			);
-			if let Some(old) = epoch.checked_sub(2) {
-				Epochs::<T>::remove(stream, old);
+			let now = frame_system::Pallet::<T>::block_number();
+			for dealing in dealings {
+				let (stream, epoch) = (dealing.stream, dealing.epoch);
+				if let Err(error) =
+					Self::accept_dealing(dealing, index, set.len(), &orchestrator, now)
+				{
+					Self::deposit_event(Event::DealingRefused {
+						stream,
+						epoch,
+						orchestrator: orchestrator.clone(),
+						error: error.into(),
+					});
+				}
 			}
-			PendingEpochs::<T>::remove(stream);
-			info.current_epoch = Some(epoch);
-			info.pending_epoch = None;
-			info.status = StreamStatus::Live;
-			let holders = info.holders();
-			Streams::<T>::insert(stream, info);
-			Self::deposit_event(Event::KeyEpochDealt {
-				stream,
-				epoch,
-				orchestrator,
-				holders,
-				commitments: commitments.into_inner(),
-				record_hashes: record_hashes.into_inner(),
-			});
 			Ok(Pays::No.into())
 		}
 
@@ -961,7 +987,9 @@ pub mod pallet {
 		/// Reports of both parties add up. When the bytes since the last rotation reach the
 		/// policy's `every_bytes`, a new epoch is requested — unless one is still pending, in
 		/// which case nothing is queued and the next report after it is dealt triggers the
-		/// rotation. Emits `UsageReported` (and `EpochRequested`).
+		/// rotation. A report that would rotate a stream whose deposit covers no more rotations
+		/// fails with `RotationAllowanceExhausted`. Emits `UsageReported` (and
+		/// `EpochRequested`).
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::report_usage())]
 		pub fn report_usage(origin: OriginFor<T>, stream: StreamId, bytes: u64) -> DispatchResult {
@@ -978,6 +1006,7 @@ pub mod pallet {
 				.is_some_and(|budget| info.bytes_since_rotation >= budget);
 			let rotate = due && info.pending_epoch.is_none();
 			if rotate {
+				Self::use_rotation(&mut info)?;
 				info.bytes_since_rotation = 0;
 			}
 			Self::deposit_event(Event::UsageReported {
@@ -995,8 +1024,9 @@ pub mod pallet {
 
 		/// Request a new epoch now. Initiator or provider only.
 		///
-		/// Errors with `EpochAlreadyPending` while an epoch waits to be dealt: a rotation never
-		/// queues a second one. Emits `EpochRequested`.
+		/// Errors with `EpochAlreadyPending` while an epoch waits to be dealt (a rotation never
+		/// queues a second one) and `RotationAllowanceExhausted` once the deposit covers no more
+		/// rotations. Emits `EpochRequested`.
 		#[pallet::call_index(9)]
 		#[pallet::weight(T::WeightInfo::rotate())]
 		pub fn rotate(origin: OriginFor<T>, stream: StreamId) -> DispatchResult {
@@ -1005,6 +1035,7 @@ pub mod pallet {
 			let mut info = Self::open_stream(&stream, now)?;
 			ensure!(info.party_role(&who).is_some(), Error::<T>::NotStreamParty);
 			ensure!(info.pending_epoch.is_none(), Error::<T>::EpochAlreadyPending);
+			Self::use_rotation(&mut info)?;
 			info.bytes_since_rotation = 0;
 			Self::request_epoch(stream, &mut info, RotationReason::Explicit, now)?;
 			Streams::<T>::insert(stream, info);
@@ -1177,7 +1208,16 @@ pub mod pallet {
 				None => 0,
 			};
 			info.pending_epoch = Some(epoch);
-			PendingEpochs::<T>::insert(stream, PendingEpoch { epoch, requested_at: now, reason });
+			let position = DealingQueueBounds::<T>::mutate(|bounds| {
+				let position = bounds.tail;
+				bounds.tail = bounds.tail.saturating_add(1);
+				position
+			});
+			DealingQueue::<T>::insert(position, QueuedEpoch { stream, epoch });
+			PendingEpochs::<T>::insert(
+				stream,
+				PendingEpoch { epoch, requested_at: now, reason, position },
+			);
 			Self::deposit_event(Event::EpochRequested {
 				stream,
 				epoch,
@@ -1185,6 +1225,104 @@ pub mod pallet {
 				designated: Self::primary_orchestrator(&stream, epoch),
 			});
 			Ok(epoch)
+		}
+
+		/// Take the stream's pending epoch off [`PendingEpochs`] and the [`DealingQueue`].
+		fn remove_pending(stream: StreamId) {
+			if let Some(pending) = PendingEpochs::<T>::take(stream) {
+				DealingQueue::<T>::remove(pending.position);
+			}
+		}
+
+		/// How many epochs a request prepays: epoch 0, one per interval rotation before expiry
+		/// (rotations fall at `every`, `2 * every`, … blocks after the request, while before
+		/// `duration`), and `RotationAllowance` usage or explicit rotations.
+		pub fn prepaid_epochs(
+			metadata: &StreamMetadata<T::MaxDataTypeLen>,
+			policy: &StreamPolicy,
+		) -> u32 {
+			let interval = match policy.rotation.every_blocks {
+				Some(every) if every > 0 => metadata.duration.saturating_sub(1) / every,
+				_ => 0,
+			};
+			1u32.saturating_add(interval).saturating_add(T::RotationAllowance::get())
+		}
+
+		/// Spend one of the stream's prepaid usage or explicit rotations.
+		fn use_rotation(info: &mut StreamInfo<T>) -> Result<(), Error<T>> {
+			info.rotations_left =
+				info.rotations_left.checked_sub(1).ok_or(Error::<T>::RotationAllowanceExhausted)?;
+			Ok(())
+		}
+
+		/// Check one dealing of a batch and, if it holds, record the epoch. `index` is the
+		/// submitting orchestrator's place in a set of `len`.
+		fn accept_dealing(
+			dealing: DealingOf<T>,
+			index: usize,
+			len: usize,
+			orchestrator: &OrchestratorId,
+			now: BlockNumberFor<T>,
+		) -> Result<(), Error<T>> {
+			let Dealing { stream, epoch, commitments, record_hashes } = dealing;
+			let mut info = Self::open_stream(&stream, now)?;
+			let pending = match PendingEpochs::<T>::get(stream) {
+				Some(p) if p.epoch == epoch => p,
+				_ => {
+					let dealt = info.current_epoch.is_some_and(|current| epoch <= current);
+					return Err(if dealt {
+						Error::<T>::EpochAlreadyDealt
+					} else {
+						Error::<T>::EpochNotPending
+					});
+				},
+			};
+			ensure!(
+				Self::takeover_rank(&stream, epoch, pending.requested_at, index, len, now)
+					.is_some(),
+				Error::<T>::NotDesignatedOrchestrator
+			);
+			ensure!(
+				commitments.len() as u32 == info.policy.threshold,
+				Error::<T>::WrongCommitmentCount
+			);
+			ensure!(
+				record_hashes.len() as u32 == info.policy.holders(),
+				Error::<T>::WrongRecordHashCount
+			);
+			ensure!(
+				T::CommitmentVerifier::well_formed(&commitments),
+				Error::<T>::MalformedCommitments
+			);
+
+			Epochs::<T>::insert(
+				stream,
+				epoch,
+				EpochInfo::<T> {
+					commitments: commitments.clone(),
+					record_hashes: record_hashes.clone(),
+					dealt_at: now,
+					dealt_by: orchestrator.clone(),
+				},
+			);
+			if let Some(old) = epoch.checked_sub(2) {
+				Epochs::<T>::remove(stream, old);
+			}
+			Self::remove_pending(stream);
+			info.current_epoch = Some(epoch);
+			info.pending_epoch = None;
+			info.status = StreamStatus::Live;
+			let holders = info.holders();
+			Streams::<T>::insert(stream, info);
+			Self::deposit_event(Event::KeyEpochDealt {
+				stream,
+				epoch,
+				orchestrator: orchestrator.clone(),
+				holders,
+				commitments: commitments.into_inner(),
+				record_hashes: record_hashes.into_inner(),
+			});
+			Ok(())
 		}
 
 		/// Put a task into the first slot from `at` on with room, at most
@@ -1255,7 +1393,7 @@ pub mod pallet {
 					Epochs::<T>::remove(stream, previous);
 				}
 			}
-			PendingEpochs::<T>::remove(stream);
+			Self::remove_pending(stream);
 			if servicing != Some(info.expiry_slot) {
 				Self::unschedule(info.expiry_slot, stream, TaskKind::Expire);
 			}
@@ -1290,6 +1428,49 @@ pub mod pallet {
 				TaskKind::Expire => T::WeightInfo::expire_stream(T::MaxWitnessesPerStream::get()),
 				TaskKind::Rotate => T::WeightInfo::rotate_scheduled(),
 			}
+		}
+
+		/// The per-block service within `limit`: due scheduled tasks first, then the dealing
+		/// queue's head. Returns the weight used.
+		pub(crate) fn service(now: BlockNumberFor<T>, limit: Weight) -> Weight {
+			let used = Self::service_schedule(now, limit);
+			used.saturating_add(Self::service_queue(now, limit.saturating_sub(used)))
+		}
+
+		/// Move the [`DealingQueue`]'s head past holes (epochs dealt or ended) and past entries
+		/// that waited `TakeoverDelay` blocks or more, which go to the tail, so that an epoch
+		/// nobody manages to deal never holds the head and the off-chain workers' reads from the
+		/// head stay short. Visits each position at most once per call, within `limit`.
+		/// Returns the weight used.
+		pub(crate) fn service_queue(now: BlockNumberFor<T>, limit: Weight) -> Weight {
+			let mut meter = WeightMeter::with_limit(limit);
+			if meter.try_consume(T::WeightInfo::service_queue_base()).is_err() {
+				return Weight::zero();
+			}
+			let mut bounds = DealingQueueBounds::<T>::get();
+			let end = bounds.tail;
+			while bounds.head < end && meter.try_consume(T::WeightInfo::service_queue_step()).is_ok()
+			{
+				if let Some(entry) = DealingQueue::<T>::get(bounds.head) {
+					let Some(mut pending) = PendingEpochs::<T>::get(entry.stream) else {
+						// Cannot happen (entries leave with their pending epoch); drop it.
+						DealingQueue::<T>::remove(bounds.head);
+						bounds.head = bounds.head.saturating_add(1);
+						continue;
+					};
+					if now.saturating_sub(pending.requested_at) < T::TakeoverDelay::get() {
+						break;
+					}
+					DealingQueue::<T>::remove(bounds.head);
+					DealingQueue::<T>::insert(bounds.tail, entry);
+					pending.position = bounds.tail;
+					PendingEpochs::<T>::insert(entry.stream, pending);
+					bounds.tail = bounds.tail.saturating_add(1);
+				}
+				bounds.head = bounds.head.saturating_add(1);
+			}
+			DealingQueueBounds::<T>::put(bounds);
+			meter.consumed()
 		}
 
 		/// Run due scheduled tasks, oldest slot first, within `limit`. Returns the weight used.
@@ -1598,8 +1779,8 @@ pub mod pallet {
 			Tombstones::<T>::get(stream)
 		}
 
-		/// All pending epochs with the orchestrators accepted now. Iterates the whole queue:
-		/// for the runtime API and off-chain workers, never for on-chain logic.
+		/// All pending epochs with the orchestrators accepted now, in no particular order.
+		/// Iterates the whole queue: for the runtime API, never for on-chain logic.
 		pub fn pending_epochs() -> Vec<PendingEpochView<BlockNumberFor<T>>> {
 			let now = frame_system::Pallet::<T>::block_number();
 			PendingEpochs::<T>::iter()

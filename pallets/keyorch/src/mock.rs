@@ -102,6 +102,12 @@ pub const MIN_ROTATION: u32 = 5;
 pub const MAX_DURATION: u32 = 1000;
 /// Starting balance of the funded accounts.
 pub const FUNDS: Balance = 1_000_000;
+/// The most dealings in one batch.
+pub const MAX_BATCH: u32 = 8;
+/// Held per prepaid epoch.
+pub const EPOCH_DEPOSIT: Balance = 2;
+/// Usage or explicit rotations prepaid per stream.
+pub const ROTATION_ALLOWANCE: u32 = 10;
 
 parameter_types! {
 	pub const WitnessDeposit: Balance = WITNESS_DEPOSIT;
@@ -113,7 +119,6 @@ parameter_types! {
 
 impl pallet_keyorch::Config for Test {
 	type AuthorityId = pallet_keyorch::crypto::OrchestratorAuthId;
-	type ResubmitAfter = ConstU64<5>;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	type Randomness = pallet_keyorch::ParentHashRandomness<Test>;
@@ -133,6 +138,9 @@ impl pallet_keyorch::Config for Test {
 	type MaxScheduledPerBlock = ConstU32<12>;
 	type MaxScheduleLookahead = ConstU32<1>;
 	type ServiceWeight = ServiceWeight;
+	type MaxDealingsPerBatch = ConstU32<MAX_BATCH>;
+	type EpochDeposit = ConstU64<EPOCH_DEPOSIT>;
+	type RotationAllowance = ConstU32<ROTATION_ALLOWANCE>;
 }
 
 /// Test account `n`.

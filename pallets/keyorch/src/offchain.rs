@@ -2,26 +2,44 @@
 //!
 //! Every block, on a node whose keystore holds an orchestrator key (`kord`):
 //!
-//! 1. it reads the [`PendingEpochs`] queue — only streams that wait for an epoch, never all
-//!    streams — and keeps those it may deal now (designated, or taking over a silent one);
-//! 2. for each, under a persistent off-chain lock so that a re-run never deals twice, it reuses
-//!    a dealing it already made for that epoch, or makes one: a seed from the node's
-//!    `random_seed`, Feldman shares for initiator, provider and witnesses sealed to their X25519
-//!    keys (`keyorch-primitives`), the sealed records written to the node's persistent off-chain
-//!    storage under their DHT keys (served by `keyorch_getRecord`);
-//! 3. it submits `submit_key_epoch` signed with its orchestrator key, and resubmits the same
-//!    dealing if it has not landed after [`Config::ResubmitAfter`] blocks;
-//! 4. it forgets dealings that are on chain, and deletes the records of those the chain took
-//!    from another orchestrator.
+//! 1. it settles the dealings it made before: forgets those on chain, and deletes the records
+//!    of those the chain took from another orchestrator;
+//! 2. it reads the [`DealingQueue`] from its head — the oldest requests first, a bounded number
+//!    of entries, never all of [`PendingEpochs`] — keeps the epochs it may deal now
+//!    (designated, or taking over a silent orchestrator) of streams still open, and picks a
+//!    batch of at most [`Config::MaxDealingsPerBatch`] round-robin across initiators
+//!    ([`fair_order`]), so one initiator's burst cannot starve another's single request;
+//! 3. for each, it reuses the dealing it already made for that epoch or, under a persistent
+//!    per-epoch lock, makes one: a seed from the node's `random_seed`, Feldman shares for
+//!    initiator, provider and witnesses sealed to their X25519 keys (`keyorch-primitives`), the
+//!    sealed records written to the node's persistent off-chain storage under their DHT keys
+//!    (served by `keyorch_getRecord`), and only then the dealing itself, under its own key;
+//! 4. it submits them all — new ones and those still pending from earlier blocks — in one
+//!    `submit_key_epochs` signed with its orchestrator key: one transaction, so one account
+//!    nonce, per block. Each batch carries everything this node still has outstanding, so a
+//!    batch that the pool dropped or replaced (another run's batch with the same nonce) loses
+//!    nothing: the next one carries its dealings again.
+//!
+//! Concurrent runs (the worker of the next block may start before this one ends) and restarts
+//! are safe: each dealing lives under its own off-chain key, written once under the lock and
+//! re-read under it, so an epoch is dealt at most once per node and the records of a submitted
+//! dealing are never overwritten; the index of open dealings is only changed by
+//! compare-and-set; a settled dealing leaves a marker for [`SETTLED_KEEP`] blocks so that a run
+//! working from an older block does not deal it again; and records are stored before the
+//! dealing that names them, so a node killed mid-dealing never submits an epoch whose records
+//! it lacks.
 //!
 //! The stream secret exists only inside `keyorch_primitives::deal`, which zeroizes it.
 
 use crate::{
-	pallet::{Call, Config, Epochs, Orchestrators, Pallet, Participants, PendingEpochs, Streams},
-	types::{EpochIndex, StreamId},
+	pallet::{
+		Call, Config, DealingQueue, DealingQueueBounds, Epochs, Orchestrators, Pallet,
+		Participants, PendingEpochs, Streams,
+	},
+	types::{Dealing, EpochIndex, StreamId},
 	OrchestratorId,
 };
-use alloc::vec::Vec;
+use alloc::{collections::BTreeMap, vec::Vec};
 use codec::{Decode, Encode};
 use frame_support::{traits::Get, BoundedVec};
 use frame_system::{
@@ -33,7 +51,7 @@ use keyorch_primitives::{
 };
 use sp_runtime::{
 	offchain::{
-		storage::StorageValueRef,
+		storage::{MutateStorageError, StorageRetrievalError, StorageValueRef},
 		storage_lock::{BlockAndTime, StorageLock},
 		Duration,
 	},
@@ -43,17 +61,28 @@ use sp_runtime::{
 /// Log target of the off-chain worker.
 const LOG_TARGET: &str = "keyorch::ocw";
 
-/// Persistent off-chain key of the dealings this node made and has not seen on chain yet.
-const OPEN_DEALINGS: &[u8] = b"keyorch/v1/ocw/open-dealings";
+/// Persistent off-chain key of the index of this node's dealings: `(stream, epoch)` pairs.
+const OPEN_DEALINGS: &[u8] = b"keyorch/v2/ocw/open-dealings";
 
-/// Most dealings a node keeps track of at once; more pending epochs wait for the next block.
-const MAX_OPEN_DEALINGS: usize = 64;
+/// Queue entries a worker reads per block, per dealing a batch can carry: with `n`
+/// orchestrators about `1/n` of the entries are this node's.
+const PROBES_PER_SLOT: usize = 8;
+
+/// Candidates gathered per dealing a batch can carry before [`fair_order`] picks the batch.
+const CANDIDATES_PER_SLOT: usize = 2;
+
+/// How often a compare-and-set of the index is retried against concurrent runs.
+const INDEX_RETRIES: usize = 16;
+
+/// Blocks a settled dealing's marker is kept: longer than any worker run lasts.
+pub(crate) const SETTLED_KEEP: u32 = 64;
 
 /// How long the per-epoch lock holds if a worker dies while dealing.
 const LOCK_BLOCKS: u32 = 10;
 const LOCK_MILLIS: u64 = 30_000;
 
-/// A dealing this node made, kept until the chain has an epoch for it.
+/// A dealing this node made, kept until the chain has settled its epoch (and
+/// [`SETTLED_KEEP`] blocks after).
 #[derive(Encode, Decode, Clone, PartialEq, Debug)]
 struct OpenDealing<BlockNumber> {
 	stream: StreamId,
@@ -62,13 +91,13 @@ struct OpenDealing<BlockNumber> {
 	record_hashes: Vec<[u8; 32]>,
 	/// The DHT keys of its records, to delete them if another orchestrator's dealing wins.
 	record_keys: Vec<[u8; 32]>,
-	/// When it was last submitted, if it was.
-	submitted_at: Option<BlockNumber>,
+	/// When this node saw the chain settle the epoch (dealt, or no longer pending).
+	settled_at: Option<BlockNumber>,
 }
 
 /// Why an epoch could not be dealt this time (logged; the next block tries again).
 enum DealError {
-	/// A holder has no (valid) X25519 key on chain.
+	/// The stream is gone or a holder has no (valid) X25519 key on chain.
 	HolderKey,
 	/// The crypto layer refused the dealing.
 	Crypto(keyorch_primitives::Error),
@@ -76,76 +105,106 @@ enum DealError {
 	NotSigned,
 	/// The transaction pool refused it.
 	Rejected,
+	/// The off-chain storage could not be read or updated.
+	Storage,
 }
 
 impl core::fmt::Display for DealError {
 	fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
 		match self {
-			Self::HolderKey => f.write_str("a holder has no valid X25519 key on chain"),
+			Self::HolderKey => f.write_str("the stream or a holder's X25519 key is not on chain"),
 			Self::Crypto(error) => write!(f, "dealing refused: {error}"),
 			Self::NotSigned => f.write_str("no local orchestrator key signed the transaction"),
 			Self::Rejected => f.write_str("the transaction pool refused the transaction"),
+			Self::Storage => f.write_str("the off-chain storage is undecodable or contended"),
 		}
 	}
+}
+
+/// The persistent off-chain key of this node's dealing of `epoch` of `stream`.
+fn dealing_key(stream: StreamId, epoch: EpochIndex) -> Vec<u8> {
+	(b"keyorch/v2/ocw/dealing", stream, epoch).encode()
+}
+
+/// Picks at most `take` items from `candidates` (oldest first, each with its initiator),
+/// round-robin across initiators in the order their oldest item appears: every initiator's
+/// oldest item before anyone's second, and so on. Order within an initiator is kept.
+pub fn fair_order<A: Ord, X>(candidates: Vec<(A, X)>, take: usize) -> Vec<X> {
+	let mut rank: BTreeMap<A, usize> = BTreeMap::new();
+	let mut queues: Vec<alloc::collections::VecDeque<X>> = Vec::new();
+	for (initiator, item) in candidates {
+		let next = queues.len();
+		let index = *rank.entry(initiator).or_insert(next);
+		if index == next {
+			queues.push(Default::default());
+		}
+		queues[index].push_back(item);
+	}
+	let mut picked = Vec::with_capacity(take);
+	while picked.len() < take {
+		let before = picked.len();
+		for queue in queues.iter_mut() {
+			if picked.len() == take {
+				break;
+			}
+			if let Some(item) = queue.pop_front() {
+				picked.push(item);
+			}
+		}
+		if picked.len() == before {
+			break;
+		}
+	}
+	picked
 }
 
 impl<T: Config> Pallet<T> {
 	/// The off-chain worker's work for block `now`.
 	pub(crate) fn deal_pending_epochs(now: BlockNumberFor<T>) {
 		let Some(key) = Self::local_orchestrator_key() else { return };
-		let mut open = Self::open_dealings();
-		Self::settle_open_dealings(&mut open);
+		Self::settle_open_dealings(now);
 
-		for (stream, pending) in PendingEpochs::<T>::iter() {
-			if !Self::is_authorized_orchestrator(stream, pending.epoch, &key, now) {
-				continue;
+		let batch = T::MaxDealingsPerBatch::get() as usize;
+		let started = sp_io::offchain::timestamp();
+		let mut outgoing = Vec::new();
+		for (stream, epoch) in Self::dealing_candidates(&key, now) {
+			if outgoing.len() >= batch {
+				break;
 			}
-			let lock_key = (b"keyorch/v1/ocw/lock", stream, pending.epoch).encode();
-			let mut lock =
-				StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
-					&lock_key,
-					LOCK_BLOCKS,
-					Duration::from_millis(LOCK_MILLIS),
-				);
-			let Ok(_guard) = lock.try_lock() else { continue };
-
-			let position = open.iter().position(|d| d.stream == stream && d.epoch == pending.epoch);
-			let index = match position {
-				Some(index) => index,
-				None if open.len() >= MAX_OPEN_DEALINGS => continue,
-				None => match Self::make_dealing(stream, pending.epoch) {
-					Ok(dealing) => {
-						open.push(dealing);
-						open.len() - 1
-					},
-					Err(error) => {
-						log::warn!(target: LOG_TARGET, "cannot deal epoch {} of {stream:?}: {error}", pending.epoch);
-						continue;
-					},
+			match Self::dealing_for(stream, epoch) {
+				Ok(Some(dealing)) => outgoing.push(dealing),
+				// Settled, or another run holds the epoch's lock.
+				Ok(None) => {},
+				Err(error) => {
+					log::warn!(target: LOG_TARGET, "cannot deal epoch {epoch} of {stream:?}: {error}")
 				},
-			};
-			let dealing = &mut open[index];
-			let due = dealing
-				.submitted_at
-				.is_none_or(|at| now >= at.saturating_add(T::ResubmitAfter::get()));
-			if !due {
-				continue;
 			}
-			match Self::submit(&key, dealing) {
-				Ok(()) => {
-					dealing.submitted_at = Some(now);
-					log::info!(target: LOG_TARGET, "submitted epoch {} of {stream:?}", dealing.epoch);
-				},
-				Err(error) => log::warn!(
-					target: LOG_TARGET,
-					"submitting epoch {} of {stream:?} failed: {error}",
-					dealing.epoch
-				),
-			}
-			// One signed transaction per block and key: a second would reuse the account nonce.
-			break;
 		}
-		StorageValueRef::persistent(OPEN_DEALINGS).set(&open);
+		if outgoing.is_empty() {
+			return;
+		}
+		// A concurrent run may have written the index back without some of them.
+		let indexed = Self::change_index(|index| {
+			for dealing in &outgoing {
+				if !index.contains(&(dealing.stream, dealing.epoch)) {
+					index.push((dealing.stream, dealing.epoch));
+				}
+			}
+		});
+		if let Err(error) = indexed {
+			log::warn!(target: LOG_TARGET, "cannot update the open dealings: {error}");
+		}
+		match Self::submit(&key, &outgoing) {
+			Ok(()) => {
+				let millis = sp_io::offchain::timestamp().diff(&started).millis();
+				log::info!(target: LOG_TARGET, "submitted {} dealings in {millis} ms", outgoing.len());
+			},
+			Err(error) => log::warn!(
+				target: LOG_TARGET,
+				"submitting {} dealings failed: {error}",
+				outgoing.len()
+			),
+		}
 	}
 
 	/// This node's orchestrator key, if its keystore holds one of the set.
@@ -154,34 +213,152 @@ impl<T: Config> Pallet<T> {
 		OrchestratorId::all().into_iter().find(|key| set.contains(key))
 	}
 
-	fn open_dealings() -> Vec<OpenDealing<BlockNumberFor<T>>> {
-		StorageValueRef::persistent(OPEN_DEALINGS).get().ok().flatten().unwrap_or_default()
+	/// The epochs `key` may deal at `now`, of open streams, in the order of [`fair_order`]:
+	/// read from the queue's head, at most twice what a batch carries (some may be settled or
+	/// locked by another run)
+	/// and at most a batch per initiator, so that the other initiators' oldest epochs behind
+	/// one initiator's burst are still seen.
+	fn dealing_candidates(
+		key: &OrchestratorId,
+		now: BlockNumberFor<T>,
+	) -> Vec<(StreamId, EpochIndex)> {
+		let batch = T::MaxDealingsPerBatch::get() as usize;
+		let bounds = DealingQueueBounds::<T>::get();
+		let probes = bounds.tail.saturating_sub(bounds.head).min(
+			batch.saturating_mul(PROBES_PER_SLOT) as u64,
+		);
+		let wanted = batch.saturating_mul(CANDIDATES_PER_SLOT);
+		let mut found = Vec::new();
+		let mut per_initiator: BTreeMap<T::AccountId, usize> = BTreeMap::new();
+		for position in bounds.head..bounds.head.saturating_add(probes) {
+			if found.len() >= wanted {
+				break;
+			}
+			let Some(entry) = DealingQueue::<T>::get(position) else { continue };
+			let Some(info) = Streams::<T>::get(entry.stream) else { continue };
+			if now >= info.expires_at
+				|| !Self::is_authorized_orchestrator(entry.stream, entry.epoch, key, now)
+			{
+				continue;
+			}
+			let taken = per_initiator.entry(info.initiator.clone()).or_default();
+			if *taken >= batch {
+				continue;
+			}
+			*taken = taken.saturating_add(1);
+			found.push((info.initiator, (entry.stream, entry.epoch)));
+		}
+		fair_order(found, wanted)
 	}
 
-	/// Drops the dealings the chain has settled: kept records if ours won, deleted records if
-	/// another orchestrator's did or the stream is gone.
-	fn settle_open_dealings(open: &mut Vec<OpenDealing<BlockNumberFor<T>>>) {
-		open.retain(|dealing| {
-			let on_chain = Epochs::<T>::get(dealing.stream, dealing.epoch);
-			let still_pending = PendingEpochs::<T>::get(dealing.stream)
-				.is_some_and(|pending| pending.epoch == dealing.epoch);
-			match on_chain {
-				Some(epoch)
-					if epoch.record_hashes.as_slice() == dealing.record_hashes.as_slice() =>
-				{
-					false
-				},
-				Some(_) => {
-					Self::delete_records(dealing);
-					false
-				},
-				None if still_pending => true,
-				None => {
-					Self::delete_records(dealing);
-					false
-				},
+	/// This node's dealing of `epoch` of `stream`: the one it made before, or a new one made
+	/// under the epoch's lock. `None` if the epoch is settled or another run holds the lock.
+	fn dealing_for(
+		stream: StreamId,
+		epoch: EpochIndex,
+	) -> Result<Option<OpenDealing<BlockNumberFor<T>>>, DealError> {
+		let key = dealing_key(stream, epoch);
+		let slot = StorageValueRef::persistent(&key);
+		let stored = || -> Result<Option<Option<OpenDealing<BlockNumberFor<T>>>>, DealError> {
+			match slot.get::<OpenDealing<BlockNumberFor<T>>>() {
+				Ok(Some(dealing)) if dealing.settled_at.is_some() => Ok(Some(None)),
+				Ok(Some(dealing)) => Ok(Some(Some(dealing))),
+				Ok(None) => Ok(None),
+				Err(StorageRetrievalError::Undecodable) => Err(DealError::Storage),
 			}
-		});
+		};
+		if let Some(known) = stored()? {
+			return Ok(known);
+		}
+		let lock_key = (b"keyorch/v2/ocw/lock", stream, epoch).encode();
+		let mut lock =
+			StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
+				&lock_key,
+				LOCK_BLOCKS,
+				Duration::from_millis(LOCK_MILLIS),
+			);
+		let Ok(_guard) = lock.try_lock() else { return Ok(None) };
+		// A concurrent run may have made it between the first look and the lock.
+		if let Some(known) = stored()? {
+			return Ok(known);
+		}
+		let dealing = Self::make_dealing(stream, epoch)?;
+		Self::change_index(|index| {
+			if !index.contains(&(stream, epoch)) {
+				index.push((stream, epoch));
+			}
+		})?;
+		// Last: a dealing is known only once its records are stored and it is in the index.
+		slot.set(&dealing);
+		Ok(Some(dealing))
+	}
+
+	/// Applies `change` to the index of open dealings by compare-and-set, retried against
+	/// concurrent runs.
+	fn change_index(
+		change: impl Fn(&mut Vec<(StreamId, EpochIndex)>),
+	) -> Result<(), DealError> {
+		let slot = StorageValueRef::persistent(OPEN_DEALINGS);
+		for _ in 0..INDEX_RETRIES {
+			let result = slot.mutate::<Vec<(StreamId, EpochIndex)>, DealError, _>(|stored| {
+				let mut index = stored.map_err(|_| DealError::Storage)?.unwrap_or_default();
+				change(&mut index);
+				Ok(index)
+			});
+			match result {
+				Ok(_) => return Ok(()),
+				Err(MutateStorageError::ConcurrentModification(_)) => continue,
+				Err(MutateStorageError::ValueFunctionFailed(error)) => return Err(error),
+			}
+		}
+		Err(DealError::Storage)
+	}
+
+	/// Settles this node's dealings that the chain has decided: keeps the records if ours
+	/// won, deletes them if another orchestrator's did or the stream is gone, and leaves a
+	/// marker; forgets markers older than [`SETTLED_KEEP`] blocks.
+	fn settle_open_dealings(now: BlockNumberFor<T>) {
+		let index: Vec<(StreamId, EpochIndex)> =
+			StorageValueRef::persistent(OPEN_DEALINGS).get().ok().flatten().unwrap_or_default();
+		let mut forgotten = Vec::new();
+		for (stream, epoch) in index {
+			let key = dealing_key(stream, epoch);
+			let mut slot = StorageValueRef::persistent(&key);
+			let Ok(Some(mut dealing)) = slot.get::<OpenDealing<BlockNumberFor<T>>>() else {
+				forgotten.push((stream, epoch));
+				continue;
+			};
+			if let Some(at) = dealing.settled_at {
+				if now >= at.saturating_add(SETTLED_KEEP.into()) {
+					slot.clear();
+					forgotten.push((stream, epoch));
+				}
+				continue;
+			}
+			let still_pending =
+				PendingEpochs::<T>::get(stream).is_some_and(|pending| pending.epoch == epoch);
+			if still_pending {
+				continue;
+			}
+			let ours = match Epochs::<T>::get(stream, epoch) {
+				Some(on_chain) => on_chain.record_hashes.as_slice() == dealing.record_hashes.as_slice(),
+				// Dealt and already pruned: whose it was is not known any more, so keep the
+				// records while the stream is open (nodes serve only records the chain names).
+				None => Streams::<T>::get(stream)
+					.is_some_and(|info| info.current_epoch.is_some_and(|current| current >= epoch)),
+			};
+			if !ours {
+				Self::delete_records(&dealing);
+			}
+			dealing.settled_at = Some(now);
+			slot.set(&dealing);
+		}
+		if !forgotten.is_empty() {
+			if let Err(error) = Self::change_index(|index| index.retain(|e| !forgotten.contains(e)))
+			{
+				log::warn!(target: LOG_TARGET, "cannot update the open dealings: {error}");
+			}
+		}
 	}
 
 	fn delete_records(dealing: &OpenDealing<BlockNumberFor<T>>) {
@@ -223,27 +400,31 @@ impl<T: Config> Pallet<T> {
 			commitments: dealing.commitments.points.to_vec(),
 			record_hashes: dealing.record_hashes(),
 			record_keys,
-			submitted_at: None,
+			settled_at: None,
 		})
 	}
 
-	/// Sends `submit_key_epoch` for `dealing`, signed with `key`.
+	/// Sends one `submit_key_epochs` carrying `dealings`, signed with `key`.
 	fn submit(
 		key: &OrchestratorId,
-		dealing: &OpenDealing<BlockNumberFor<T>>,
+		dealings: &[OpenDealing<BlockNumberFor<T>>],
 	) -> Result<(), DealError> {
-		let commitments = BoundedVec::truncate_from(dealing.commitments.clone());
-		let record_hashes = BoundedVec::truncate_from(dealing.record_hashes.clone());
+		let batch: Vec<_> = dealings
+			.iter()
+			.map(|dealing| Dealing {
+				stream: dealing.stream,
+				epoch: dealing.epoch,
+				commitments: BoundedVec::truncate_from(dealing.commitments.clone()),
+				record_hashes: BoundedVec::truncate_from(dealing.record_hashes.clone()),
+			})
+			.collect();
+		let batch = BoundedVec::truncate_from(batch);
 		let generic: <T::AuthorityId as AppCrypto<T::Public, T::Signature>>::GenericPublic =
 			key.clone().into();
 		let signer =
 			Signer::<T, T::AuthorityId>::all_accounts().with_filter(alloc::vec![generic.into()]);
-		let results = signer.send_signed_transaction(|_| Call::submit_key_epoch {
-			stream: dealing.stream,
-			epoch: dealing.epoch,
-			commitments: commitments.clone(),
-			record_hashes: record_hashes.clone(),
-		});
+		let results =
+			signer.send_signed_transaction(|_| Call::submit_key_epochs { dealings: batch.clone() });
 		match results.first() {
 			None => Err(DealError::NotSigned),
 			Some((_, Ok(()))) => Ok(()),
@@ -258,10 +439,10 @@ mod tests {
 	use crate::{
 		mock::*,
 		types::{Permissions, RotationPolicy, StreamMetadata, StreamPolicy},
-		KEY_TYPE,
+		Event, KEY_TYPE,
 	};
 	use frame_support::{assert_ok, traits::Hooks};
-	use keyorch_primitives::{EncryptionSecret, SealedShareRecord};
+	use keyorch_primitives::{Commitments, EncryptionSecret, SealedShareRecord, WireVersion};
 	use sp_core::offchain::{
 		testing::{OffchainState, PoolState, TestOffchainExt, TestTransactionPoolExt},
 		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
@@ -271,13 +452,14 @@ mod tests {
 
 	type Shared<S> = Arc<parking_lot::RwLock<S>>;
 	type Extrinsic = sp_runtime::generic::UncheckedExtrinsic<AccountId, RuntimeCall, (), ()>;
+	type Batch = alloc::vec::Vec<crate::types::DealingOf<Test>>;
 
 	const INITIATOR: u8 = 1;
 	const PROVIDER: u8 = 2;
 	const WITNESS: u8 = 10;
 
 	/// The mock chain with off-chain, pool and keystore extensions, and one orchestrator key in
-	/// the keystore that is also first in the orchestrator set.
+	/// the keystore.
 	fn offchain_ext(
 	) -> (sp_io::TestExternalities, Shared<OffchainState>, Shared<PoolState>, OrchestratorId) {
 		let mut ext = new_test_ext();
@@ -292,39 +474,73 @@ mod tests {
 		(ext, offchain_state, pool_state, key.into())
 	}
 
-	/// Registers initiator, provider and one witness with real X25519 keys, makes `set` the
-	/// orchestrators and requests a stream (t = 2 of 3).
-	fn stream_with(set: alloc::vec::Vec<OrchestratorId>) -> StreamId {
+	fn secret(n: u8) -> EncryptionSecret {
+		EncryptionSecret::from_bytes([n; 32])
+	}
+
+	/// Makes `set` the orchestrators and registers provider and one witness with real X25519
+	/// keys.
+	fn setup(set: alloc::vec::Vec<OrchestratorId>) {
 		assert_ok!(Keyorch::set_orchestrators(RuntimeOrigin::root(), set));
-		for n in [INITIATOR, PROVIDER, WITNESS] {
-			let key = EncryptionSecret::from_bytes([n; 32]).public_key().0;
-			assert_ok!(Keyorch::register_participant(RuntimeOrigin::signed(acc(n)), key));
+		for n in [PROVIDER, WITNESS] {
+			assert_ok!(Keyorch::register_participant(
+				RuntimeOrigin::signed(acc(n)),
+				secret(n).public_key().0
+			));
 		}
 		assert_ok!(Keyorch::register_witness(RuntimeOrigin::signed(acc(WITNESS))));
-		let stream = Keyorch::stream_id(&acc(INITIATOR), crate::StreamNonce::<Test>::get());
+	}
+
+	/// A stream from `initiator` (registered on first use) to the provider, t = 2 of 3,
+	/// rotating every `every_blocks` if set.
+	fn request_from(initiator: u8, every_blocks: Option<u32>) -> StreamId {
+		if !crate::Participants::<Test>::contains_key(acc(initiator)) {
+			assert_ok!(Keyorch::register_participant(
+				RuntimeOrigin::signed(acc(initiator)),
+				secret(initiator).public_key().0
+			));
+		}
+		let stream = Keyorch::stream_id(&acc(initiator), crate::StreamNonce::<Test>::get());
 		assert_ok!(Keyorch::request_stream(
-			RuntimeOrigin::signed(acc(INITIATOR)),
+			RuntimeOrigin::signed(acc(initiator)),
 			acc(PROVIDER),
 			StreamMetadata {
 				data_type: BoundedVec::truncate_from(b"blob".to_vec()),
 				permissions: Permissions(Permissions::READ),
 				duration: 500,
 			},
-			StreamPolicy { witness_count: 1, threshold: 2, rotation: RotationPolicy::default() },
+			StreamPolicy {
+				witness_count: 1,
+				threshold: 2,
+				rotation: RotationPolicy { every_blocks, every_bytes: None },
+			},
 		));
 		stream
 	}
 
-	/// The `submit_key_epoch` calls in the pool, oldest first.
-	fn submitted(pool: &Shared<PoolState>) -> alloc::vec::Vec<Call<Test>> {
+	fn stream_with(set: alloc::vec::Vec<OrchestratorId>) -> StreamId {
+		setup(set);
+		request_from(INITIATOR, None)
+	}
+
+	/// The batches in the pool, oldest first.
+	fn submitted(pool: &Shared<PoolState>) -> alloc::vec::Vec<Batch> {
 		pool.read()
 			.transactions
 			.iter()
 			.map(|tx| match Extrinsic::decode(&mut &tx[..]).expect("our extrinsic").function {
-				RuntimeCall::Keyorch(call @ Call::submit_key_epoch { .. }) => call,
+				RuntimeCall::Keyorch(Call::submit_key_epochs { dealings }) => dealings.into_inner(),
 				other => panic!("unexpected call {other:?}"),
 			})
 			.collect()
+	}
+
+	/// Puts `batch` on chain from `key`'s account.
+	fn land(key: &OrchestratorId, batch: Batch) {
+		assert_ok!(Keyorch::submit_key_epochs(
+			RuntimeOrigin::signed(AccountId::from(key.clone())),
+			BoundedVec::truncate_from(batch),
+		));
 	}
 
 	fn record_keys(stream: StreamId) -> alloc::vec::Vec<alloc::vec::Vec<u8>> {
@@ -332,9 +548,33 @@ mod tests {
 		(1..=3).map(|holder| offchain_record_key(&record_dht_key(&context, holder))).collect()
 	}
 
+	/// Every holder of epoch 0 of `stream` opens its stored record, which matches the chain's
+	/// hash and verifies against the chain's commitments.
+	fn assert_records_open(offchain: &Shared<OffchainState>, stream: StreamId, holders: [u8; 3]) {
+		let on_chain = crate::Epochs::<Test>::get(stream, 0).expect("epoch 0 on chain");
+		let commitments = Commitments {
+			version: WireVersion::V1,
+			points: BoundedVec::truncate_from(on_chain.commitments.to_vec()),
+		};
+		let context = DealContext { stream_id: stream.to_fixed_bytes(), epoch: 0 };
+		for (position, key) in record_keys(stream).iter().enumerate() {
+			let bytes = offchain.read().persistent_storage.get(key).expect("record stored");
+			let record = SealedShareRecord::decode(&mut &bytes[..]).expect("a record");
+			assert_eq!(keyorch_primitives::record_hash(&record), on_chain.record_hashes[position]);
+			let share = record
+				.open(&secret(holders[position]), &context, position as u8 + 1)
+				.expect("the holder opens its record");
+			share.verify(&commitments).expect("the share matches the chain's commitments");
+		}
+	}
+
 	fn run_worker_at(block: u64) {
 		System::set_block_number(block);
 		Keyorch::offchain_worker(block);
+	}
+
+	fn index() -> alloc::vec::Vec<(StreamId, EpochIndex)> {
+		StorageValueRef::persistent(OPEN_DEALINGS).get().ok().flatten().unwrap_or_default()
 	}
 
 	#[test]
@@ -343,43 +583,152 @@ mod tests {
 		ext.execute_with(|| {
 			let stream = stream_with(alloc::vec![key.clone()]);
 			run_worker_at(2);
-			let calls = submitted(&pool);
-			assert_eq!(calls.len(), 1, "one submission");
-			let Call::submit_key_epoch { commitments, record_hashes, epoch, .. } = &calls[0] else {
-				unreachable!()
-			};
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 1, "one submission");
+			let Dealing { commitments, record_hashes, epoch, .. } = &batches[0][0];
 			assert_eq!((*epoch, commitments.len(), record_hashes.len()), (0, 2, 3));
-			for (key, hash) in record_keys(stream).iter().zip(record_hashes.iter()) {
-				let bytes = offchain.read().persistent_storage.get(key).expect("record stored");
-				let record = SealedShareRecord::decode(&mut &bytes[..]).expect("a record");
-				assert_eq!(&keyorch_primitives::record_hash(&record), hash);
-			}
 
-			// Not due again before `ResubmitAfter` (5 blocks in the mock)…
+			// Until it lands, every block's batch carries the very same dealing, not a new
+			// secret.
+			run_worker_at(3);
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 2);
+			assert_eq!(batches[0], batches[1]);
+
+			// Once it is on chain the worker settles it and keeps the records.
+			land(&key, batches[1].clone());
+			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
 			run_worker_at(4);
-			assert_eq!(submitted(&pool).len(), 1);
-			// …then the very same dealing, not a new secret.
-			run_worker_at(7);
-			let calls = submitted(&pool);
-			assert_eq!(calls.len(), 2);
-			assert_eq!(calls[0], calls[1]);
+			assert_eq!(submitted(&pool).len(), 2, "nothing more to submit");
+			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
+			// The settled marker is forgotten after `SETTLED_KEEP` blocks.
+			assert_eq!(index().len(), 1);
+			run_worker_at(4 + u64::from(SETTLED_KEEP));
+			assert!(index().is_empty());
+			assert!(StorageValueRef::persistent(&dealing_key(stream, 0))
+				.get::<OpenDealing<u64>>()
+				.unwrap()
+				.is_none());
+		});
+	}
 
-			// Once it is on chain the worker forgets it and keeps the records.
-			let Call::submit_key_epoch { commitments, record_hashes, .. } = calls[1].clone() else {
-				unreachable!()
-			};
-			assert_ok!(Keyorch::submit_key_epoch(
-				RuntimeOrigin::signed(AccountId::from(key.clone())),
-				stream,
-				0,
-				commitments,
-				record_hashes,
-			));
-			run_worker_at(8);
-			assert!(Pallet::<Test>::open_dealings().is_empty());
-			for key in record_keys(stream) {
-				assert!(offchain.read().persistent_storage.get(&key).is_some());
+	#[test]
+	fn many_epochs_go_in_one_batch_round_robin_across_initiators() {
+		let (mut ext, offchain, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			setup(alloc::vec![key.clone()]);
+			// Initiator 1 bursts 2 × MAX_BATCH requests, then 3 and 4 request one each.
+			let burst: alloc::vec::Vec<_> =
+				(0..2 * MAX_BATCH).map(|_| request_from(INITIATOR, None)).collect();
+			let late = [request_from(3, None), request_from(4, None)];
+			run_worker_at(2);
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 1, "one transaction for all of them");
+			let order: alloc::vec::Vec<StreamId> = batches[0].iter().map(|d| d.stream).collect();
+			assert_eq!(order.len(), MAX_BATCH as usize, "a full batch");
+			// Round one: each initiator's oldest; then the burst in request order.
+			assert_eq!(&order[..3], &[burst[0], late[0], late[1]]);
+			assert_eq!(&order[3..], &burst[1..MAX_BATCH as usize - 2]);
+
+			land(&key, batches[0].clone());
+			for stream in &order {
+				assert!(crate::Epochs::<Test>::contains_key(stream, 0));
 			}
+			assert_records_open(&offchain, late[1], [4, PROVIDER, WITNESS]);
+			// The next block's batch carries the rest of the burst.
+			run_worker_at(3);
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 2);
+			let next: alloc::vec::Vec<StreamId> = batches[1].iter().map(|d| d.stream).collect();
+			assert_eq!(&next[..], &burst[MAX_BATCH as usize - 2..2 * MAX_BATCH as usize - 2]);
+		});
+	}
+
+	/// Block `block` of a chain where each orchestrator's batch lands in the block after its
+	/// worker ran: the schedule, the batches of the last block, then `between`, then the worker.
+	fn produce_block(block: u64, pool: &Shared<PoolState>, key: &OrchestratorId, between: impl FnOnce()) {
+		run_to_block(block);
+		for batch in submitted(pool) {
+			// A dealing a worker submitted twice is refused the second time: harmless here.
+			land(key, batch);
+		}
+		pool.write().transactions.clear();
+		between();
+		Keyorch::offchain_worker(block);
+	}
+
+	fn dealt_at(stream: StreamId) -> Option<u64> {
+		crate::Epochs::<Test>::get(stream, 0).map(|epoch| epoch.dealt_at)
+	}
+
+	#[test]
+	fn an_attackers_rotating_streams_do_not_delay_a_victims_first_epoch() {
+		let (mut ext, _, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			setup(alloc::vec![key.clone()]);
+			const ATTACKER: u8 = 5;
+			const VICTIM: u8 = 6;
+			let attacker: alloc::vec::Vec<_> =
+				(0..20).map(|_| request_from(ATTACKER, Some(MIN_ROTATION))).collect();
+			Keyorch::offchain_worker(1);
+			for block in 2..=5 {
+				produce_block(block, &pool, &key, || {});
+			}
+			assert!(attacker.iter().all(|stream| dealt_at(*stream).is_some()));
+			// They rotate from block 1 + MIN_ROTATION on (as many per block as the schedule's
+			// slots hold), more than a batch carries; the victim asks in that very block.
+			let mut victim = None;
+			let rotation_block = 1 + u64::from(MIN_ROTATION);
+			produce_block(rotation_block, &pool, &key, || victim = Some(request_from(VICTIM, None)));
+			let victim = victim.expect("requested");
+			assert!(crate::PendingEpochs::<Test>::count() > MAX_BATCH + 1);
+			produce_block(rotation_block + 1, &pool, &key, || {});
+			assert_eq!(dealt_at(victim), Some(rotation_block + 1), "dealt in the next block");
+		});
+	}
+
+	#[test]
+	fn skips_streams_past_their_duration() {
+		let (mut ext, _, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			stream_with(alloc::vec![key.clone()]);
+			// Past expiry, before the expiry task has run.
+			run_worker_at(1 + 500);
+			assert!(submitted(&pool).is_empty());
+		});
+	}
+
+	#[test]
+	fn concurrent_runs_of_one_epoch_give_one_accepted_dealing_whose_records_open() {
+		let (mut ext, offchain, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			let stream = stream_with(alloc::vec![key.clone()]);
+			run_worker_at(2);
+			// A second run started on the same block while the first was still running wrote
+			// back the index as it saw it, without the first run's dealing. (Before per-epoch
+			// entries this lost the dealing, and the next run dealt the epoch again over the
+			// records of the one on its way to the chain.)
+			StorageValueRef::persistent(OPEN_DEALINGS)
+				.set(&alloc::vec::Vec::<(StreamId, EpochIndex)>::new());
+			run_worker_at(3);
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 2);
+			assert_eq!(batches[0], batches[1], "the same dealing, not a second one");
+
+			// Both transactions land: the first is taken, the second refused; nothing else.
+			land(&key, batches[0].clone());
+			land(&key, batches[1].clone());
+			assert!(System::events().iter().any(|record| matches!(
+				record.event,
+				RuntimeEvent::Keyorch(Event::DealingRefused { stream: s, epoch: 0, .. }) if s == stream
+			)));
+			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
+
+			// A run that still sees the epoch pending (it started from an older block) after
+			// this node settled it does not deal it again.
+			run_worker_at(4);
+			assert!(matches!(Pallet::<Test>::dealing_for(stream, 0), Ok(None)));
+			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
 		});
 	}
 
@@ -399,15 +748,19 @@ mod tests {
 				.is_some()));
 
 			// The other orchestrator's dealing lands first.
-			assert_ok!(Keyorch::submit_key_epoch(
-				RuntimeOrigin::signed(orch_acc(1)),
-				stream,
-				0,
-				BoundedVec::truncate_from(alloc::vec![commitment(0), commitment(1)]),
-				BoundedVec::truncate_from(alloc::vec![[1; 32], [2; 32], [3; 32]]),
-			));
+			land(
+				&orch(1),
+				alloc::vec![Dealing {
+					stream,
+					epoch: 0,
+					commitments: BoundedVec::truncate_from(alloc::vec![
+						commitment(0),
+						commitment(1)
+					]),
+					record_hashes: BoundedVec::truncate_from(alloc::vec![[1; 32], [2; 32], [3; 32]]),
+				}],
+			);
 			run_worker_at(late + 1);
-			assert!(Pallet::<Test>::open_dealings().is_empty());
 			assert!(record_keys(stream).iter().all(|k| offchain
 				.read()
 				.persistent_storage
@@ -424,5 +777,13 @@ mod tests {
 			run_worker_at(2);
 			assert!(pool.read().transactions.is_empty());
 		});
+	}
+
+	#[test]
+	fn fair_order_serves_every_initiator_before_anyone_twice() {
+		let candidates = alloc::vec![(1, 'a'), (1, 'b'), (1, 'c'), (2, 'x'), (1, 'd'), (3, 'y')];
+		assert_eq!(fair_order(candidates.clone(), 10), alloc::vec!['a', 'x', 'y', 'b', 'c', 'd']);
+		assert_eq!(fair_order(candidates, 4), alloc::vec!['a', 'x', 'y', 'b']);
+		assert!(fair_order(alloc::vec::Vec::<(u8, u8)>::new(), 3).is_empty());
 	}
 }

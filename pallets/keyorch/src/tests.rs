@@ -8,6 +8,7 @@ use frame_support::{
 	weights::Weight,
 	BoundedVec,
 };
+use frame_support::dispatch::DispatchResultWithPostInfo;
 use sp_runtime::{traits::BadOrigin, DispatchError};
 
 type E = Event<Test>;
@@ -97,18 +98,65 @@ fn orch_with_rank(id: StreamId, epoch: EpochIndex, rank: usize) -> u8 {
 	((primary + rank) % 3) as u8
 }
 
+/// One dealing of `epoch` of `id`.
+fn dealing(
+	id: StreamId,
+	epoch: EpochIndex,
+	commitments: CommitmentsOf<Test>,
+	record_hashes: RecordHashesOf<Test>,
+) -> DealingOf<Test> {
+	Dealing { stream: id, epoch, commitments, record_hashes }
+}
+
+/// A batch of one dealing from `origin`: the batch's result.
+fn submit_as(
+	origin: RuntimeOrigin,
+	id: StreamId,
+	epoch: EpochIndex,
+	commitments: CommitmentsOf<Test>,
+	record_hashes: RecordHashesOf<Test>,
+) -> DispatchResultWithPostInfo {
+	let batch = vec![dealing(id, epoch, commitments, record_hashes)];
+	Keyorch::submit_key_epochs(origin, BoundedVec::truncate_from(batch))
+}
+
+/// A batch of one dealing from `who`: `Ok` if the epoch was dealt, otherwise the error the
+/// batch failed with or the dealing was refused with.
+fn submit_one(
+	who: AccountId,
+	id: StreamId,
+	epoch: EpochIndex,
+	commitments: CommitmentsOf<Test>,
+	record_hashes: RecordHashesOf<Test>,
+) -> Result<(), DispatchError> {
+	submit_as(RuntimeOrigin::signed(who), id, epoch, commitments, record_hashes)
+		.map_err(|e| e.error)?;
+	match System::events().last().map(|record| record.event.clone()) {
+		Some(RuntimeEvent::Keyorch(E::DealingRefused { stream, epoch: e, error, .. }))
+			if stream == id && e == epoch =>
+		{
+			Err(error)
+		},
+		_ => Ok(()),
+	}
+}
+
+/// A dealing refused with `error`: the epoch stays as it was.
+macro_rules! assert_refused {
+	($submit:expr, $error:expr $(,)?) => {{
+		let before = (PendingEpochs::<Test>::iter().count(), Epochs::<Test>::iter().count());
+		assert_eq!($submit, Err($error.into()));
+		let after = (PendingEpochs::<Test>::iter().count(), Epochs::<Test>::iter().count());
+		assert_eq!(before, after, "a refused dealing changed the epochs");
+	}};
+}
+
 /// Deal the pending epoch through its designated orchestrator.
 fn deal(id: StreamId) -> EpochIndex {
 	let info = stream(id);
 	let epoch = info.pending_epoch.expect("an epoch is pending");
 	let o = orch_with_rank(id, epoch, 0);
-	assert_ok!(Keyorch::submit_key_epoch(
-		RuntimeOrigin::signed(orch_acc(o)),
-		id,
-		epoch,
-		commitments(info.policy.threshold),
-		record_hashes(info.policy.holders()),
-	));
+	assert_ok!(submit_one(orch_acc(o), id, epoch, commitments(info.policy.threshold), record_hashes(info.policy.holders())));
 	epoch
 }
 
@@ -363,7 +411,13 @@ fn request_stream_works() {
 		assert_eq!(info.next_rotation_at, Some(21));
 		assert_eq!(info.rotation_slot, Some(21));
 		assert_eq!(info.expiry_slot, 101);
-		assert_eq!(held(INITIATOR, HoldReason::StreamDeposit), STREAM_DEPOSIT);
+		// Epoch 0, four interval rotations (blocks 21, 41, 61, 81) and the allowance.
+		assert_eq!(Keyorch::prepaid_epochs(&metadata(100), &pol), 1 + 4 + ROTATION_ALLOWANCE);
+		assert_eq!(
+			held(INITIATOR, HoldReason::StreamDeposit),
+			STREAM_DEPOSIT + EPOCH_DEPOSIT * Balance::from(5 + ROTATION_ALLOWANCE)
+		);
+		assert_eq!(info.deposit, held(INITIATOR, HoldReason::StreamDeposit));
 
 		// The selection is recomputable from the recorded seed.
 		let candidates = Keyorch::witness_candidates(&acc(INITIATOR), &acc(PROVIDER));
@@ -384,7 +438,12 @@ fn request_stream_works() {
 		}
 		assert_eq!(
 			PendingEpochs::<Test>::get(id),
-			Some(PendingEpoch { epoch: 0, requested_at: 1, reason: RotationReason::Initial })
+			Some(PendingEpoch {
+				epoch: 0,
+				requested_at: 1,
+				reason: RotationReason::Initial,
+				position: 0
+			})
 		);
 		assert_eq!(PendingEpochs::<Test>::count(), 1);
 		assert_eq!(
@@ -582,13 +641,13 @@ fn full_schedule_carries_over_then_refuses() {
 // ----- key epochs -----
 
 #[test]
-fn submit_key_epoch_works() {
+fn submit_key_epochs_works() {
 	new_test_ext().execute_with(|| {
 		setup();
 		let id = request();
 		let o = orch_with_rank(id, 0, 0);
 		assert_eq!(Keyorch::designated_orchestrator(id, 0, 1), Some(orch(o)));
-		let result = Keyorch::submit_key_epoch(
+		let result = submit_as(
 			RuntimeOrigin::signed(orch_acc(o)),
 			id,
 			0,
@@ -633,24 +692,12 @@ fn submit_by_non_orchestrator_fails() {
 		let id = request();
 		for who in [acc(INITIATOR), acc(STRANGER), orch_acc(3)] {
 			assert_noop!(
-				Keyorch::submit_key_epoch(
-					RuntimeOrigin::signed(who),
-					id,
-					0,
-					commitments(3),
-					record_hashes(5)
-				),
+				submit_one(who, id, 0, commitments(3), record_hashes(5)),
 				Error::<Test>::NotOrchestrator
 			);
 		}
 		assert_noop!(
-			Keyorch::submit_key_epoch(
-				RuntimeOrigin::root(),
-				id,
-				0,
-				commitments(3),
-				record_hashes(5)
-			),
+			submit_as(RuntimeOrigin::root(), id, 0, commitments(3), record_hashes(5)),
 			BadOrigin
 		);
 	});
@@ -664,16 +711,10 @@ fn only_designated_or_takeover_orchestrator_may_submit() {
 		let second = orch_with_rank(id, 0, 1);
 		let third = orch_with_rank(id, 0, 2);
 		let submit = |o: u8| {
-			Keyorch::submit_key_epoch(
-				RuntimeOrigin::signed(orch_acc(o)),
-				id,
-				0,
-				commitments(3),
-				record_hashes(5),
-			)
+			submit_one(orch_acc(o), id, 0, commitments(3), record_hashes(5))
 		};
-		assert_noop!(submit(second), Error::<Test>::NotDesignatedOrchestrator);
-		assert_noop!(submit(third), Error::<Test>::NotDesignatedOrchestrator);
+		assert_refused!(submit(second), Error::<Test>::NotDesignatedOrchestrator);
+		assert_refused!(submit(third), Error::<Test>::NotDesignatedOrchestrator);
 		assert_eq!(Keyorch::authorized_orchestrators(id, 0, 1).len(), 1);
 		// After one delay the second in order is accepted too, the third not yet.
 		run_to_block(1 + TAKEOVER_DELAY);
@@ -684,7 +725,7 @@ fn only_designated_or_takeover_orchestrator_may_submit() {
 			&orch(orch_with_rank(id, 0, 0)),
 			1 + TAKEOVER_DELAY
 		));
-		assert_noop!(submit(third), Error::<Test>::NotDesignatedOrchestrator);
+		assert_refused!(submit(third), Error::<Test>::NotDesignatedOrchestrator);
 		run_to_block(1 + 2 * TAKEOVER_DELAY);
 		assert_eq!(Keyorch::authorized_orchestrators(id, 0, 1 + 2 * TAKEOVER_DELAY).len(), 3);
 		assert_ok!(submit(third));
@@ -699,25 +740,13 @@ fn second_submit_for_same_epoch_fails() {
 		let id = request();
 		deal(id);
 		let o = orch_with_rank(id, 0, 0);
-		assert_noop!(
-			Keyorch::submit_key_epoch(
-				RuntimeOrigin::signed(orch_acc(o)),
-				id,
-				0,
-				commitments(3),
-				record_hashes(5)
-			),
+		assert_refused!(
+			submit_one(orch_acc(o), id, 0, commitments(3), record_hashes(5)),
 			Error::<Test>::EpochAlreadyDealt
 		);
 		// An epoch nobody asked for.
-		assert_noop!(
-			Keyorch::submit_key_epoch(
-				RuntimeOrigin::signed(orch_acc(o)),
-				id,
-				1,
-				commitments(3),
-				record_hashes(5)
-			),
+		assert_refused!(
+			submit_one(orch_acc(o), id, 1, commitments(3), record_hashes(5)),
 			Error::<Test>::EpochNotPending
 		);
 	});
@@ -730,15 +759,15 @@ fn submit_checks_counts_and_group_elements() {
 		let id = request();
 		let o = orch_acc(orch_with_rank(id, 0, 0));
 		let submit = |c: CommitmentsOf<Test>, r: RecordHashesOf<Test>| {
-			Keyorch::submit_key_epoch(RuntimeOrigin::signed(o.clone()), id, 0, c, r)
+			submit_one(o.clone(), id, 0, c, r)
 		};
-		assert_noop!(submit(commitments(2), record_hashes(5)), Error::<Test>::WrongCommitmentCount);
-		assert_noop!(submit(commitments(4), record_hashes(5)), Error::<Test>::WrongCommitmentCount);
-		assert_noop!(submit(commitments(3), record_hashes(4)), Error::<Test>::WrongRecordHashCount);
-		assert_noop!(submit(commitments(3), record_hashes(6)), Error::<Test>::WrongRecordHashCount);
+		assert_refused!(submit(commitments(2), record_hashes(5)), Error::<Test>::WrongCommitmentCount);
+		assert_refused!(submit(commitments(4), record_hashes(5)), Error::<Test>::WrongCommitmentCount);
+		assert_refused!(submit(commitments(3), record_hashes(4)), Error::<Test>::WrongRecordHashCount);
+		assert_refused!(submit(commitments(3), record_hashes(6)), Error::<Test>::WrongRecordHashCount);
 		let mut bad = commitments(3);
 		bad[1] = [0xFF; 32];
-		assert_noop!(submit(bad, record_hashes(5)), Error::<Test>::MalformedCommitments);
+		assert_refused!(submit(bad, record_hashes(5)), Error::<Test>::MalformedCommitments);
 		assert_ok!(submit(commitments(3), record_hashes(5)));
 	});
 }
@@ -746,14 +775,8 @@ fn submit_checks_counts_and_group_elements() {
 #[test]
 fn submit_for_unknown_stream_fails() {
 	new_test_ext().execute_with(|| {
-		assert_noop!(
-			Keyorch::submit_key_epoch(
-				RuntimeOrigin::signed(orch_acc(0)),
-				sp_core::H256::repeat_byte(9),
-				0,
-				commitments(3),
-				record_hashes(5)
-			),
+		assert_refused!(
+			submit_one(orch_acc(0), sp_core::H256::repeat_byte(9), 0, commitments(3), record_hashes(5)),
 			Error::<Test>::UnknownStream
 		);
 	});
@@ -915,14 +938,8 @@ fn assert_all_actions_fail(id: StreamId, error: DispatchError) {
 	assert_noop!(Keyorch::close(origin(PROVIDER), id), error);
 	assert_noop!(Keyorch::revoke(origin(INITIATOR), id, BoundedVec::default()), error);
 	assert_noop!(Keyorch::revoke(RuntimeOrigin::root(), id, BoundedVec::default()), error);
-	assert_noop!(
-		Keyorch::submit_key_epoch(
-			RuntimeOrigin::signed(orch_acc(0)),
-			id,
-			1,
-			commitments(3),
-			record_hashes(5)
-		),
+	assert_refused!(
+		submit_one(orch_acc(0), id, 1, commitments(3), record_hashes(5)),
 		error
 	);
 }
@@ -1142,7 +1159,9 @@ fn on_idle_uses_the_leftover_weight() {
 		System::set_block_number(12);
 		let used = Keyorch::on_initialize(12);
 		assert!(used.all_lte(
-			<() as WeightInfo>::service_base().saturating_add(<() as WeightInfo>::service_slot())
+			<() as WeightInfo>::service_base()
+				.saturating_add(<() as WeightInfo>::service_slot())
+				.saturating_add(<() as WeightInfo>::service_queue_base())
 		));
 	});
 }
@@ -1252,7 +1271,7 @@ fn every_error_variant_is_tested() {
 		panic!("Error is an enum");
 	};
 	let names: Vec<&str> = errors.variants.iter().map(|v| v.name).collect();
-	assert_eq!(names.len(), 38, "{names:?}");
+	assert_eq!(names.len(), 40, "{names:?}");
 	let untested: Vec<&str> = names
 		.into_iter()
 		.filter(|name| {
@@ -1266,4 +1285,193 @@ fn every_error_variant_is_tested() {
 		})
 		.collect();
 	assert!(untested.is_empty(), "untested errors: {untested:?}");
+}
+
+// ----- batches of dealings -----
+
+#[test]
+fn a_batch_refuses_its_bad_dealing_and_keeps_the_others() {
+	new_test_ext().execute_with(|| {
+		setup();
+		let ids: Vec<StreamId> = (0..3).map(|_| request()).collect();
+		// One orchestrator, so it is designated for every epoch.
+		assert_ok!(Keyorch::set_orchestrators(RuntimeOrigin::root(), vec![orch(0)]));
+		let good = |id| dealing(id, 0, commitments(3), record_hashes(5));
+		let batch = vec![good(ids[0]), dealing(ids[1], 0, commitments(2), record_hashes(5)), good(ids[2])];
+		let result =
+			Keyorch::submit_key_epochs(RuntimeOrigin::signed(orch_acc(0)), BoundedVec::truncate_from(batch));
+		// Honest work is not charged: the batch is free although one dealing was refused.
+		assert_eq!(result, Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No }));
+		assert_eq!(stream(ids[0]).current_epoch, Some(0));
+		assert_eq!(stream(ids[2]).current_epoch, Some(0));
+		assert_eq!(stream(ids[1]).current_epoch, None);
+		assert_eq!(PendingEpochs::<Test>::get(ids[1]).map(|p| p.epoch), Some(0));
+		assert!(has_event(E::DealingRefused {
+			stream: ids[1],
+			epoch: 0,
+			orchestrator: orch(0),
+			error: Error::<Test>::WrongCommitmentCount.into(),
+		}));
+		// The same epoch twice in one batch: the second is refused.
+		let twice = vec![good(ids[1]), good(ids[1])];
+		assert_ok!(Keyorch::submit_key_epochs(
+			RuntimeOrigin::signed(orch_acc(0)),
+			BoundedVec::truncate_from(twice)
+		));
+		assert_eq!(Epochs::<Test>::get(ids[1], 0).unwrap().commitments, commitments(3));
+		System::assert_last_event(
+			E::DealingRefused {
+				stream: ids[1],
+				epoch: 0,
+				orchestrator: orch(0),
+				error: Error::<Test>::EpochAlreadyDealt.into(),
+			}
+			.into(),
+		);
+	});
+}
+
+#[test]
+fn an_empty_batch_fails() {
+	new_test_ext().execute_with(|| {
+		assert_noop!(
+			Keyorch::submit_key_epochs(RuntimeOrigin::signed(orch_acc(0)), BoundedVec::new()),
+			Error::<Test>::EmptyBatch
+		);
+	});
+}
+
+// ----- the dealing queue -----
+
+/// The queue's entries from head to tail.
+fn queued() -> Vec<QueuedEpoch> {
+	let bounds = DealingQueueBounds::<Test>::get();
+	(bounds.head..bounds.tail).filter_map(DealingQueue::<Test>::get).collect()
+}
+
+#[test]
+fn epochs_queue_in_request_order_and_leave_when_dealt_or_ended() {
+	new_test_ext().execute_with(|| {
+		setup();
+		let ids: Vec<StreamId> = (0..3).map(|_| request()).collect();
+		let entry = |id, epoch| QueuedEpoch { stream: id, epoch };
+		assert_eq!(queued(), vec![entry(ids[0], 0), entry(ids[1], 0), entry(ids[2], 0)]);
+		deal(ids[1]);
+		assert_eq!(queued(), vec![entry(ids[0], 0), entry(ids[2], 0)]);
+		assert_ok!(Keyorch::close(origin(INITIATOR), ids[0]));
+		assert_eq!(queued(), vec![entry(ids[2], 0)]);
+		assert_ok!(Keyorch::rotate(origin(INITIATOR), ids[1]));
+		assert_eq!(queued(), vec![entry(ids[2], 0), entry(ids[1], 1)]);
+		assert_eq!(PendingEpochs::<Test>::get(ids[1]).unwrap().position, 3);
+
+		// The head moves past the holes at the next block.
+		run_to_block(2);
+		assert_eq!(DealingQueueBounds::<Test>::get(), QueueBounds { head: 2, tail: 4 });
+	});
+}
+
+#[test]
+fn an_epoch_nobody_deals_moves_to_the_tail_and_frees_the_head() {
+	new_test_ext().execute_with(|| {
+		setup();
+		let stuck = request();
+		run_to_block(5);
+		let fresh = request();
+		// Before `TakeoverDelay` blocks the stuck epoch holds the head.
+		run_to_block(TAKEOVER_DELAY);
+		assert_eq!(DealingQueueBounds::<Test>::get().head, 0);
+		run_to_block(1 + TAKEOVER_DELAY);
+		let pending = PendingEpochs::<Test>::get(stuck).unwrap();
+		assert_eq!(pending.position, 2, "moved to the tail");
+		assert_eq!(pending.requested_at, 1, "take-over still counts from the request");
+		assert_eq!(
+			queued(),
+			vec![QueuedEpoch { stream: fresh, epoch: 0 }, QueuedEpoch { stream: stuck, epoch: 0 }]
+		);
+		// It can still be dealt from its new place, and leaves the queue.
+		assert_ok!(submit_one(
+			orch_acc(orch_with_rank(stuck, 0, 0)),
+			stuck,
+			0,
+			commitments(3),
+			record_hashes(5)
+		));
+		assert_eq!(queued(), vec![QueuedEpoch { stream: fresh, epoch: 0 }]);
+	});
+}
+
+#[test]
+fn the_queue_service_stays_within_its_weight() {
+	new_test_ext().execute_with(|| {
+		setup();
+		for _ in 0..4 {
+			let id = request();
+			deal(id);
+		}
+		let step = <() as WeightInfo>::service_queue_step();
+		let base = <() as WeightInfo>::service_queue_base();
+		// Room for the base and two steps: the head moves two holes on.
+		let used = Keyorch::service_queue(2, base.saturating_add(step.saturating_mul(2)));
+		assert!(used.all_lte(base.saturating_add(step.saturating_mul(2))));
+		assert_eq!(DealingQueueBounds::<Test>::get(), QueueBounds { head: 2, tail: 4 });
+		assert_eq!(Keyorch::service_queue(2, Weight::zero()), Weight::zero());
+		Keyorch::service_queue(2, Weight::MAX);
+		assert_eq!(DealingQueueBounds::<Test>::get(), QueueBounds { head: 4, tail: 4 });
+	});
+}
+
+// ----- prepaid rotations -----
+
+#[test]
+fn rotations_beyond_the_prepaid_allowance_are_refused() {
+	new_test_ext().execute_with(|| {
+		setup();
+		let mut pol = policy(3, 3);
+		pol.rotation.every_bytes = Some(10);
+		let id = request_with(100, pol);
+		deal(id);
+		for n in 0..ROTATION_ALLOWANCE {
+			if n % 2 == 0 {
+				assert_ok!(Keyorch::rotate(origin(INITIATOR), id));
+			} else {
+				assert_ok!(Keyorch::report_usage(origin(PROVIDER), id, 10));
+			}
+			deal(id);
+		}
+		assert_eq!(stream(id).rotations_left, 0);
+		assert_noop!(
+			Keyorch::rotate(origin(INITIATOR), id),
+			Error::<Test>::RotationAllowanceExhausted
+		);
+		assert_noop!(
+			Keyorch::report_usage(origin(PROVIDER), id, 10),
+			Error::<Test>::RotationAllowanceExhausted
+		);
+		// Reports below the budget still count.
+		assert_ok!(Keyorch::report_usage(origin(PROVIDER), id, 9));
+	});
+}
+
+#[test]
+fn the_deposit_grows_with_the_epochs_a_stream_may_ask_for() {
+	new_test_ext().execute_with(|| {
+		setup();
+		let every = |blocks| StreamPolicy {
+			rotation: RotationPolicy { every_blocks: Some(blocks), every_bytes: None },
+			..policy(3, 3)
+		};
+		// No interval rotation: epoch 0 and the allowance.
+		assert_eq!(Keyorch::prepaid_epochs(&metadata(100), &policy(3, 3)), 1 + ROTATION_ALLOWANCE);
+		// Rotations at 5, 10, …, 95 before expiry at 100: 19.
+		assert_eq!(Keyorch::prepaid_epochs(&metadata(100), &every(MIN_ROTATION)), 20 + ROTATION_ALLOWANCE);
+		assert_eq!(Keyorch::prepaid_epochs(&metadata(MAX_DURATION), &every(MIN_ROTATION)), 200 + ROTATION_ALLOWANCE);
+		let before = Balances::free_balance(acc(INITIATOR));
+		let id = request_with(MAX_DURATION, every(MIN_ROTATION));
+		let deposit = STREAM_DEPOSIT + EPOCH_DEPOSIT * Balance::from(200 + ROTATION_ALLOWANCE);
+		assert_eq!(stream(id).deposit, deposit);
+		assert_eq!(Balances::free_balance(acc(INITIATOR)), before - deposit);
+		// All of it comes back when the stream ends.
+		assert_ok!(Keyorch::close(origin(INITIATOR), id));
+		assert_eq!(Balances::free_balance(acc(INITIATOR)), before);
+	});
 }

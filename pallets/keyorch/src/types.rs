@@ -347,6 +347,9 @@ pub struct StreamInfo<T: Config> {
 	pub next_rotation_at: Option<BlockNumberFor<T>>,
 	/// The schedule slot holding the stream's next rotation task, if any.
 	pub rotation_slot: Option<BlockNumberFor<T>>,
+	/// How many usage or explicit rotations the deposit still covers (interval rotations are
+	/// covered in full at request time).
+	pub rotations_left: u32,
 }
 
 impl<T: Config> StreamInfo<T> {
@@ -408,7 +411,83 @@ pub struct PendingEpoch<BlockNumber> {
 	pub requested_at: BlockNumber,
 	/// Why it was requested.
 	pub reason: RotationReason,
+	/// Its place in the [`DealingQueue`](crate::DealingQueue).
+	pub position: QueuePosition,
 }
+
+/// A place in the [`DealingQueue`](crate::DealingQueue); positions only grow.
+pub type QueuePosition = u64;
+
+/// One entry of the [`DealingQueue`](crate::DealingQueue): an epoch waiting to be dealt.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct QueuedEpoch {
+	/// The stream.
+	pub stream: StreamId,
+	/// The epoch.
+	pub epoch: EpochIndex,
+}
+
+/// The live part of the [`DealingQueue`](crate::DealingQueue): positions `head..tail`.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct QueueBounds {
+	/// The oldest position that may still hold an entry.
+	pub head: QueuePosition,
+	/// The position the next entry gets.
+	pub tail: QueuePosition,
+}
+
+/// The public part of one dealing, as an orchestrator submits it in a batch: the Feldman
+/// commitments (`threshold` of them) and the sealed records' hashes (one per holder, in holder
+/// order). `S` bounds both lists (the most holders a stream can have).
+#[derive(
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	DebugNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(S))]
+#[codec(mel_bound())]
+pub struct Dealing<S: Get<u32>> {
+	/// The stream.
+	pub stream: StreamId,
+	/// The epoch dealt.
+	pub epoch: EpochIndex,
+	/// The Feldman commitments; the first commits to the secret.
+	pub commitments: BoundedVec<Commitment, S>,
+	/// The sealed records' hashes, in holder order.
+	pub record_hashes: BoundedVec<RecordHash, S>,
+}
+
+/// A [`Dealing`] bounded by the runtime's largest stream.
+pub type DealingOf<T> = Dealing<MaxHoldersOf<T>>;
 
 /// What survives of a stream once it has ended: enough for an audit, nothing more.
 #[derive(

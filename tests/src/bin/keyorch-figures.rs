@@ -6,6 +6,12 @@
 //!   node; the time from a revocation's inclusion to the last refusal.
 //! - `assembly [--dev|--local] [N]`: time from `request_stream` to a usable key on both sides,
 //!   over N streams.
+//! - `burst [--dev|--local] [N] [--witnesses W]`: N stream requests (default 200) submitted at
+//!   once from six initiators without waiting for their inclusion, each stream with W witnesses
+//!   (default 1, at most 16, accounts `//Witness0`… funded for their deposits): the submission
+//!   time; per stream, blocks and seconds from its request's inclusion to its epoch 0 (p50,
+//!   p99); epochs dealt per block against the chain's own inclusion rate of the requests; the
+//!   time from the first inclusion to the last epoch 0.
 //! - `cli`: start-up time of the `keyorch` binary against spawning `/bin/true`.
 //!
 //! Build with `scripts/build.sh`, then run `target/debug/keyorch-figures <what>`.
@@ -16,18 +22,22 @@ use std::{
 };
 
 use codec::Encode;
-use keyorch_client::{AssembledKey, NodeClient, WitnessEndpoint};
-use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
+use keyorch_client::{AssembledKey, NodeClient, Signer, WitnessEndpoint};
+use keyorch_runtime::{
+	pallet_keyorch::{self, RotationPolicy, StreamId},
+	UNIT,
+};
 use keyorch_tests::{
-	cli_binary, local_network_with_witnesses,
-	parties::{wait_for_epoch, DealtStream, Party},
+	burst, cli_binary, dev_node, local_network, local_network_with_witnesses,
+	parties::{stream_request, wait_for_epoch, DealtStream, Party},
 	wait_for, Node, NodeConfig,
 };
+use sp_core::Get;
 
 const WITNESSES: [&str; 2] = ["//Dave", "//Eve"];
 
 /// Median and 99th percentile of `samples`.
-fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
+fn summary<T: Ord + Copy>(samples: &mut [T]) -> (T, T) {
 	samples.sort();
 	let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
 	(at(0.5), at(0.99))
@@ -184,6 +194,154 @@ async fn assembly(local: bool, count: usize) {
 	println!("blocks from request to dealing: median {}", blocks[blocks.len() / 2]);
 }
 
+/// The initiators of a burst: dev accounts that are not validators on `--dev` or `--chain
+/// local` (the off-chain workers sign their dealings with the validators' accounts).
+const BURST_INITIATORS: [&str; 6] =
+	["//Dave", "//Eve", "//Ferdie", "//Bob//stash", "//Charlie//stash", "//Dave//stash"];
+
+/// Pays a burst's witness accounts what their deposits hold.
+const BURST_FUNDER: &str = "//Eve//stash";
+
+/// `count` requests from [`BURST_INITIATORS`] at once, each for a stream with `witnesses`
+/// witnesses: how fast they are submitted, included and dealt. Returns whether every request
+/// was included and dealt in time (the nodes stop on return).
+async fn burst_figures(local: bool, count: usize, witnesses: u32) -> bool {
+	let most = <keyorch_runtime::Runtime as pallet_keyorch::Config>::MaxWitnessesPerStream::get();
+	if !(1..=most).contains(&witnesses) {
+		eprintln!("burst --witnesses {witnesses}: a stream has from 1 to {most} witnesses");
+		std::process::exit(2);
+	}
+	let nodes = if local { local_network().await } else { vec![dev_node().await] };
+	let client = nodes[0].client().await;
+	if local {
+		for node in &nodes {
+			let client = node.client().await;
+			wait_for("the validators to peer", Duration::from_secs(60), || async {
+				(client.health().await.ok()?.peers >= 2).then_some(())
+			})
+			.await;
+		}
+	}
+	let provider = Party::new("//Alice//stash");
+	let initiators: Vec<Party> = BURST_INITIATORS.iter().map(|uri| Party::new(uri)).collect();
+	let witness_parties: Vec<Party> =
+		(0..witnesses).map(|i| Party::new(&format!("//Witness{i}"))).collect();
+	let accounts: Vec<_> = witness_parties.iter().map(|w| w.signer.account_id()).collect();
+	let funder = Signer::from_uri(BURST_FUNDER).expect("dev seed");
+	burst::fund(&client, &funder, &accounts, 1_000 * UNIT).await;
+	burst::register(&client, &provider, &initiators, &witness_parties).await;
+
+	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
+	let request = stream_request(&provider, witnesses, 2, no_rotation);
+	let timeout = Duration::from_secs(120) + Duration::from_millis(500) * count as u32;
+	let outcome = burst::run(&client, &initiators, &request, count, timeout).await;
+	let (submission, followed) = (&outcome.submission, &outcome.followed);
+
+	let network = if local { "local network" } else { "--dev" };
+	println!(
+		"burst of {count} requests from {} initiators, {witnesses} witness(es) per stream \
+		 ({network})",
+		initiators.len()
+	);
+	println!(
+		"submission: {} accepted in {:?} ({:.0} per second)",
+		submission.accepted,
+		submission.elapsed,
+		submission.accepted as f64 / submission.elapsed.as_secs_f64()
+	);
+	for refusal in &submission.refusals {
+		println!("refused: {refusal}");
+	}
+	let incomplete = followed.timed_out || followed.undealt() > 0;
+	let (Some(first), Some(last), Some(first_dealt), Some(last_dealt)) = (
+		followed.first_requested(),
+		followed.last_requested(),
+		followed.first_dealt(),
+		followed.last_dealt(),
+	) else {
+		print!("{}", followed.table());
+		println!("no request was both included and dealt within {timeout:?}");
+		return false;
+	};
+
+	// The baseline: how many requests the chain included per block, in the same run.
+	let requested = followed.streams.len();
+	let inclusion_blocks = last - first + 1;
+	let included_max = followed.blocks.iter().map(|b| b.requested.len()).max().unwrap_or(0);
+	let included_mean = requested as f64 / f64::from(inclusion_blocks);
+	let dealt = requested - followed.undealt();
+	let dealing_blocks = last_dealt - first_dealt + 1;
+	let dealt_max = followed.blocks.iter().map(|b| b.dealt.len()).max().unwrap_or(0);
+	let dealt_mean = dealt as f64 / f64::from(dealing_blocks);
+	println!(
+		"epochs 0 dealt per block: n={dealt} max {dealt_max} mean {dealt_mean:.1} over blocks \
+		 {first_dealt}..={last_dealt} | baseline requests included per block: n={requested} max \
+		 {included_max} mean {included_mean:.1} over blocks {first}..={last} | ratio mean {:.2}",
+		dealt_mean / included_mean
+	);
+
+	let streams: Vec<(u32, u32)> =
+		followed.streams.iter().filter_map(|s| Some((s.requested, s.dealt?))).collect();
+	let mut blocks: Vec<u32> =
+		streams.iter().map(|&(requested, dealt)| dealt - requested).collect();
+	let mut seconds: Vec<Duration> = streams
+		.iter()
+		.map(|&(requested, dealt)| followed.seconds_between(requested, dealt).unwrap_or_default())
+		.collect();
+	let (blocks_median, blocks_p99) = summary(&mut blocks);
+	let (seconds_median, seconds_p99) = summary(&mut seconds);
+	println!(
+		"inclusion to epoch 0 per stream: n={} blocks median {blocks_median} p99 {blocks_p99} | \
+		 seconds median {seconds_median:?} p99 {seconds_p99:?}",
+		streams.len()
+	);
+	let within = streams.iter().filter(|&&(_, dealt)| dealt <= last + 5).count();
+	println!("dealt by the last request's block {last} + 5: {within} of {requested}");
+	println!(
+		"first inclusion (block {first}) to last epoch 0 (block {last_dealt}): {} blocks, {:?} \
+		 (inclusion alone: {} blocks, {:?})",
+		last_dealt - first,
+		followed.seconds_between(first, last_dealt).unwrap_or_default(),
+		last - first,
+		followed.seconds_between(first, last).unwrap_or_default(),
+	);
+	if incomplete || requested < submission.accepted {
+		print!("{}", followed.table());
+		println!(
+			"incomplete after {timeout:?}: {requested} of {} accepted requests included, {} \
+			 epochs 0 not dealt",
+			submission.accepted,
+			followed.undealt()
+		);
+		return false;
+	}
+	true
+}
+
+/// `burst`'s arguments after the subcommand: `--local`, the request count and the witnesses
+/// per stream; `None` if they do not parse.
+fn burst_args(args: &[String]) -> Option<(bool, usize, u32)> {
+	let (mut local, mut count, mut witnesses) = (false, 200, 1);
+	let mut args = args.iter();
+	while let Some(arg) = args.next() {
+		match arg.as_str() {
+			"--dev" => local = false,
+			"--local" => local = true,
+			"--witnesses" => witnesses = args.next()?.parse::<u32>().ok()?,
+			number => count = number.parse::<usize>().ok().filter(|&n| n > 0)?,
+		}
+	}
+	Some((local, count, witnesses))
+}
+
+fn usage() -> ! {
+	eprintln!(
+		"usage: keyorch-figures overlay | assembly --dev|--local [N] | burst [--dev|--local] [N] \
+		 [--witnesses W] | cli"
+	);
+	std::process::exit(2);
+}
+
 fn cli() {
 	let dir = tempfile::tempdir().expect("temporary directory");
 	let key_file = dir.path().join("key.json");
@@ -217,10 +375,15 @@ async fn main() {
 	match args.first().map(String::as_str) {
 		Some("overlay") => overlay().await,
 		Some("assembly") => assembly(args.get(1).is_some_and(|a| a == "--local"), count).await,
-		Some("cli") => cli(),
-		_ => {
-			eprintln!("usage: keyorch-figures overlay | assembly --dev|--local [N] | cli");
-			std::process::exit(2);
+		Some("burst") => match burst_args(&args[1..]) {
+			Some((local, count, witnesses)) => {
+				if !burst_figures(local, count, witnesses).await {
+					std::process::exit(1);
+				}
+			},
+			None => usage(),
 		},
+		Some("cli") => cli(),
+		_ => usage(),
 	}
 }
