@@ -53,7 +53,14 @@ impl SubstrateCli for Cli {
 
 /// Parses the command line and runs what it asks for.
 pub fn run() -> sc_cli::Result<()> {
-	let cli = Cli::from_args();
+	let mut cli = Cli::from_args();
+	// `--dev` seals a block per transaction. The fork-aware pool can leave a transaction that
+	// arrives while it switches views out of every view until the next block, which on a dev
+	// chain may be a minute away; the single-state pool has no views. `--pool-type` still wins.
+	let pool_type_given = std::env::args().any(|arg| arg.starts_with("--pool-type"));
+	if cli.run.shared_params.is_dev() && !pool_type_given {
+		cli.run.pool_config.pool_type = sc_cli::TransactionPoolType::SingleState;
+	}
 
 	match &cli.subcommand {
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),

@@ -879,7 +879,8 @@ pub mod pallet {
 			};
 
 			let deposit = T::StreamDeposit::get().saturating_add(
-				T::EpochDeposit::get().saturating_mul(Self::prepaid_epochs(&metadata, &policy).into()),
+				T::EpochDeposit::get()
+					.saturating_mul(Self::prepaid_epochs(&metadata, &policy).into()),
 			);
 			T::Currency::hold(&HoldReason::StreamDeposit.into(), &initiator, deposit)
 				.map_err(|_| Error::<T>::InsufficientBalance)?;
@@ -1449,7 +1450,8 @@ pub mod pallet {
 			}
 			let mut bounds = DealingQueueBounds::<T>::get();
 			let end = bounds.tail;
-			while bounds.head < end && meter.try_consume(T::WeightInfo::service_queue_step()).is_ok()
+			while bounds.head < end
+				&& meter.try_consume(T::WeightInfo::service_queue_step()).is_ok()
 			{
 				if let Some(entry) = DealingQueue::<T>::get(bounds.head) {
 					let Some(mut pending) = PendingEpochs::<T>::get(entry.stream) else {

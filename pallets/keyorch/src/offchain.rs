@@ -224,9 +224,10 @@ impl<T: Config> Pallet<T> {
 	) -> Vec<(StreamId, EpochIndex)> {
 		let batch = T::MaxDealingsPerBatch::get() as usize;
 		let bounds = DealingQueueBounds::<T>::get();
-		let probes = bounds.tail.saturating_sub(bounds.head).min(
-			batch.saturating_mul(PROBES_PER_SLOT) as u64,
-		);
+		let probes = bounds
+			.tail
+			.saturating_sub(bounds.head)
+			.min(batch.saturating_mul(PROBES_PER_SLOT) as u64);
 		let wanted = batch.saturating_mul(CANDIDATES_PER_SLOT);
 		let mut found = Vec::new();
 		let mut per_initiator: BTreeMap<T::AccountId, usize> = BTreeMap::new();
@@ -295,9 +296,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Applies `change` to the index of open dealings by compare-and-set, retried against
 	/// concurrent runs.
-	fn change_index(
-		change: impl Fn(&mut Vec<(StreamId, EpochIndex)>),
-	) -> Result<(), DealError> {
+	fn change_index(change: impl Fn(&mut Vec<(StreamId, EpochIndex)>)) -> Result<(), DealError> {
 		let slot = StorageValueRef::persistent(OPEN_DEALINGS);
 		for _ in 0..INDEX_RETRIES {
 			let result = slot.mutate::<Vec<(StreamId, EpochIndex)>, DealError, _>(|stored| {
@@ -341,7 +340,9 @@ impl<T: Config> Pallet<T> {
 				continue;
 			}
 			let ours = match Epochs::<T>::get(stream, epoch) {
-				Some(on_chain) => on_chain.record_hashes.as_slice() == dealing.record_hashes.as_slice(),
+				Some(on_chain) => {
+					on_chain.record_hashes.as_slice() == dealing.record_hashes.as_slice()
+				},
 				// Dealt and already pruned: whose it was is not known any more, so keep the
 				// records while the stream is open (nodes serve only records the chain names).
 				None => Streams::<T>::get(stream)
@@ -646,7 +647,12 @@ mod tests {
 
 	/// Block `block` of a chain where each orchestrator's batch lands in the block after its
 	/// worker ran: the schedule, the batches of the last block, then `between`, then the worker.
-	fn produce_block(block: u64, pool: &Shared<PoolState>, key: &OrchestratorId, between: impl FnOnce()) {
+	fn produce_block(
+		block: u64,
+		pool: &Shared<PoolState>,
+		key: &OrchestratorId,
+		between: impl FnOnce(),
+	) {
 		run_to_block(block);
 		for batch in submitted(pool) {
 			// A dealing a worker submitted twice is refused the second time: harmless here.
@@ -679,7 +685,9 @@ mod tests {
 			// slots hold), more than a batch carries; the victim asks in that very block.
 			let mut victim = None;
 			let rotation_block = 1 + u64::from(MIN_ROTATION);
-			produce_block(rotation_block, &pool, &key, || victim = Some(request_from(VICTIM, None)));
+			produce_block(rotation_block, &pool, &key, || {
+				victim = Some(request_from(VICTIM, None))
+			});
 			let victim = victim.expect("requested");
 			assert!(crate::PendingEpochs::<Test>::count() > MAX_BATCH + 1);
 			produce_block(rotation_block + 1, &pool, &key, || {});
@@ -757,7 +765,9 @@ mod tests {
 						commitment(0),
 						commitment(1)
 					]),
-					record_hashes: BoundedVec::truncate_from(alloc::vec![[1; 32], [2; 32], [3; 32]]),
+					record_hashes: BoundedVec::truncate_from(alloc::vec![
+						[1; 32], [2; 32], [3; 32]
+					]),
 				}],
 			);
 			run_worker_at(late + 1);

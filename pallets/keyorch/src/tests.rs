@@ -1,6 +1,7 @@
 //! Unit tests of `pallet-keyorch` on the mock runtime.
 
 use crate::{mock::*, selection::select_witnesses, *};
+use frame_support::dispatch::DispatchResultWithPostInfo;
 use frame_support::{
 	assert_noop, assert_ok,
 	dispatch::{Pays, PostDispatchInfo},
@@ -8,7 +9,6 @@ use frame_support::{
 	weights::Weight,
 	BoundedVec,
 };
-use frame_support::dispatch::DispatchResultWithPostInfo;
 use sp_runtime::{traits::BadOrigin, DispatchError};
 
 type E = Event<Test>;
@@ -156,7 +156,13 @@ fn deal(id: StreamId) -> EpochIndex {
 	let info = stream(id);
 	let epoch = info.pending_epoch.expect("an epoch is pending");
 	let o = orch_with_rank(id, epoch, 0);
-	assert_ok!(submit_one(orch_acc(o), id, epoch, commitments(info.policy.threshold), record_hashes(info.policy.holders())));
+	assert_ok!(submit_one(
+		orch_acc(o),
+		id,
+		epoch,
+		commitments(info.policy.threshold),
+		record_hashes(info.policy.holders())
+	));
 	epoch
 }
 
@@ -647,13 +653,8 @@ fn submit_key_epochs_works() {
 		let id = request();
 		let o = orch_with_rank(id, 0, 0);
 		assert_eq!(Keyorch::designated_orchestrator(id, 0, 1), Some(orch(o)));
-		let result = submit_as(
-			RuntimeOrigin::signed(orch_acc(o)),
-			id,
-			0,
-			commitments(3),
-			record_hashes(5),
-		);
+		let result =
+			submit_as(RuntimeOrigin::signed(orch_acc(o)), id, 0, commitments(3), record_hashes(5));
 		assert_eq!(result, Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No }));
 		let info = stream(id);
 		assert_eq!(info.status, StreamStatus::Live);
@@ -710,9 +711,7 @@ fn only_designated_or_takeover_orchestrator_may_submit() {
 		let id = request();
 		let second = orch_with_rank(id, 0, 1);
 		let third = orch_with_rank(id, 0, 2);
-		let submit = |o: u8| {
-			submit_one(orch_acc(o), id, 0, commitments(3), record_hashes(5))
-		};
+		let submit = |o: u8| submit_one(orch_acc(o), id, 0, commitments(3), record_hashes(5));
 		assert_refused!(submit(second), Error::<Test>::NotDesignatedOrchestrator);
 		assert_refused!(submit(third), Error::<Test>::NotDesignatedOrchestrator);
 		assert_eq!(Keyorch::authorized_orchestrators(id, 0, 1).len(), 1);
@@ -758,13 +757,24 @@ fn submit_checks_counts_and_group_elements() {
 		setup();
 		let id = request();
 		let o = orch_acc(orch_with_rank(id, 0, 0));
-		let submit = |c: CommitmentsOf<Test>, r: RecordHashesOf<Test>| {
-			submit_one(o.clone(), id, 0, c, r)
-		};
-		assert_refused!(submit(commitments(2), record_hashes(5)), Error::<Test>::WrongCommitmentCount);
-		assert_refused!(submit(commitments(4), record_hashes(5)), Error::<Test>::WrongCommitmentCount);
-		assert_refused!(submit(commitments(3), record_hashes(4)), Error::<Test>::WrongRecordHashCount);
-		assert_refused!(submit(commitments(3), record_hashes(6)), Error::<Test>::WrongRecordHashCount);
+		let submit =
+			|c: CommitmentsOf<Test>, r: RecordHashesOf<Test>| submit_one(o.clone(), id, 0, c, r);
+		assert_refused!(
+			submit(commitments(2), record_hashes(5)),
+			Error::<Test>::WrongCommitmentCount
+		);
+		assert_refused!(
+			submit(commitments(4), record_hashes(5)),
+			Error::<Test>::WrongCommitmentCount
+		);
+		assert_refused!(
+			submit(commitments(3), record_hashes(4)),
+			Error::<Test>::WrongRecordHashCount
+		);
+		assert_refused!(
+			submit(commitments(3), record_hashes(6)),
+			Error::<Test>::WrongRecordHashCount
+		);
 		let mut bad = commitments(3);
 		bad[1] = [0xFF; 32];
 		assert_refused!(submit(bad, record_hashes(5)), Error::<Test>::MalformedCommitments);
@@ -776,7 +786,13 @@ fn submit_checks_counts_and_group_elements() {
 fn submit_for_unknown_stream_fails() {
 	new_test_ext().execute_with(|| {
 		assert_refused!(
-			submit_one(orch_acc(0), sp_core::H256::repeat_byte(9), 0, commitments(3), record_hashes(5)),
+			submit_one(
+				orch_acc(0),
+				sp_core::H256::repeat_byte(9),
+				0,
+				commitments(3),
+				record_hashes(5)
+			),
 			Error::<Test>::UnknownStream
 		);
 	});
@@ -938,10 +954,7 @@ fn assert_all_actions_fail(id: StreamId, error: DispatchError) {
 	assert_noop!(Keyorch::close(origin(PROVIDER), id), error);
 	assert_noop!(Keyorch::revoke(origin(INITIATOR), id, BoundedVec::default()), error);
 	assert_noop!(Keyorch::revoke(RuntimeOrigin::root(), id, BoundedVec::default()), error);
-	assert_refused!(
-		submit_one(orch_acc(0), id, 1, commitments(3), record_hashes(5)),
-		error
-	);
+	assert_refused!(submit_one(orch_acc(0), id, 1, commitments(3), record_hashes(5)), error);
 }
 
 #[test]
@@ -1297,9 +1310,12 @@ fn a_batch_refuses_its_bad_dealing_and_keeps_the_others() {
 		// One orchestrator, so it is designated for every epoch.
 		assert_ok!(Keyorch::set_orchestrators(RuntimeOrigin::root(), vec![orch(0)]));
 		let good = |id| dealing(id, 0, commitments(3), record_hashes(5));
-		let batch = vec![good(ids[0]), dealing(ids[1], 0, commitments(2), record_hashes(5)), good(ids[2])];
-		let result =
-			Keyorch::submit_key_epochs(RuntimeOrigin::signed(orch_acc(0)), BoundedVec::truncate_from(batch));
+		let batch =
+			vec![good(ids[0]), dealing(ids[1], 0, commitments(2), record_hashes(5)), good(ids[2])];
+		let result = Keyorch::submit_key_epochs(
+			RuntimeOrigin::signed(orch_acc(0)),
+			BoundedVec::truncate_from(batch),
+		);
 		// Honest work is not charged: the batch is free although one dealing was refused.
 		assert_eq!(result, Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No }));
 		assert_eq!(stream(ids[0]).current_epoch, Some(0));
@@ -1463,8 +1479,14 @@ fn the_deposit_grows_with_the_epochs_a_stream_may_ask_for() {
 		// No interval rotation: epoch 0 and the allowance.
 		assert_eq!(Keyorch::prepaid_epochs(&metadata(100), &policy(3, 3)), 1 + ROTATION_ALLOWANCE);
 		// Rotations at 5, 10, …, 95 before expiry at 100: 19.
-		assert_eq!(Keyorch::prepaid_epochs(&metadata(100), &every(MIN_ROTATION)), 20 + ROTATION_ALLOWANCE);
-		assert_eq!(Keyorch::prepaid_epochs(&metadata(MAX_DURATION), &every(MIN_ROTATION)), 200 + ROTATION_ALLOWANCE);
+		assert_eq!(
+			Keyorch::prepaid_epochs(&metadata(100), &every(MIN_ROTATION)),
+			20 + ROTATION_ALLOWANCE
+		);
+		assert_eq!(
+			Keyorch::prepaid_epochs(&metadata(MAX_DURATION), &every(MIN_ROTATION)),
+			200 + ROTATION_ALLOWANCE
+		);
 		let before = Balances::free_balance(acc(INITIATOR));
 		let id = request_with(MAX_DURATION, every(MIN_ROTATION));
 		let deposit = STREAM_DEPOSIT + EPOCH_DEPOSIT * Balance::from(200 + ROTATION_ALLOWANCE);
