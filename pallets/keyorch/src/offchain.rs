@@ -2,8 +2,10 @@
 //!
 //! Every block, on a node whose keystore holds an orchestrator key (`kord`):
 //!
-//! 1. it settles the dealings it made before: forgets those on chain, and deletes the records
-//!    of those the chain took from another orchestrator;
+//! 1. it settles the dealings it made before: marks those the chain no longer waits for, and
+//!    [`SETTLED_KEEP`] blocks later forgets them, deleting their records if the chain took
+//!    another orchestrator's dealing of the epoch — not sooner, as a reorg may yet bring back
+//!    the block that took this node's (the dealing is then offered again);
 //! 2. it reads the [`DealingQueue`] from its head — the oldest requests first, a bounded number
 //!    of entries, never all of [`PendingEpochs`] — keeps the epochs it may deal now
 //!    (designated, or taking over a silent orchestrator) of streams still open, and picks a
@@ -24,10 +26,10 @@
 //! are safe: each dealing lives under its own off-chain key, written once under the lock and
 //! re-read under it, so an epoch is dealt at most once per node and the records of a submitted
 //! dealing are never overwritten; the index of open dealings is only changed by
-//! compare-and-set; a settled dealing leaves a marker for [`SETTLED_KEEP`] blocks so that a run
-//! working from an older block does not deal it again; and records are stored before the
-//! dealing that names them, so a node killed mid-dealing never submits an epoch whose records
-//! it lacks.
+//! compare-and-set; a settled dealing is kept for [`SETTLED_KEEP`] blocks so that a run
+//! working from an older block, or on a fork where the epoch is still pending, submits the same
+//! dealing rather than a new one; and records are stored before the dealing that names them,
+//! so a node killed mid-dealing never submits an epoch whose records it lacks.
 //!
 //! The stream secret exists only inside `keyorch_primitives::deal`, which zeroizes it.
 
@@ -74,7 +76,8 @@ const CANDIDATES_PER_SLOT: usize = 2;
 /// How often a compare-and-set of the index is retried against concurrent runs.
 const INDEX_RETRIES: usize = 16;
 
-/// Blocks a settled dealing's marker is kept: longer than any worker run lasts.
+/// Blocks a settled dealing is kept: longer than any worker run lasts and than the reorgs a
+/// healthy network sees.
 pub(crate) const SETTLED_KEEP: u32 = 64;
 
 /// How long the per-epoch lock holds if a worker dies while dealing.
@@ -252,24 +255,20 @@ impl<T: Config> Pallet<T> {
 		fair_order(found, wanted)
 	}
 
-	/// This node's dealing of `epoch` of `stream`: the one it made before, or a new one made
-	/// under the epoch's lock. `None` if the epoch is settled or another run holds the lock.
+	/// This node's dealing of `epoch` of `stream`: the one it made before (settled or not), or a
+	/// new one made under the epoch's lock. `None` if another run holds the lock.
 	fn dealing_for(
 		stream: StreamId,
 		epoch: EpochIndex,
 	) -> Result<Option<OpenDealing<BlockNumberFor<T>>>, DealError> {
 		let key = dealing_key(stream, epoch);
 		let slot = StorageValueRef::persistent(&key);
-		let stored = || -> Result<Option<Option<OpenDealing<BlockNumberFor<T>>>>, DealError> {
-			match slot.get::<OpenDealing<BlockNumberFor<T>>>() {
-				Ok(Some(dealing)) if dealing.settled_at.is_some() => Ok(Some(None)),
-				Ok(Some(dealing)) => Ok(Some(Some(dealing))),
-				Ok(None) => Ok(None),
-				Err(StorageRetrievalError::Undecodable) => Err(DealError::Storage),
-			}
+		let stored = || {
+			slot.get::<OpenDealing<BlockNumberFor<T>>>()
+				.map_err(|StorageRetrievalError::Undecodable| DealError::Storage)
 		};
 		if let Some(known) = stored()? {
-			return Ok(known);
+			return Ok(Some(known));
 		}
 		let lock_key = (b"keyorch/v2/ocw/lock", stream, epoch).encode();
 		let mut lock =
@@ -281,7 +280,7 @@ impl<T: Config> Pallet<T> {
 		let Ok(_guard) = lock.try_lock() else { return Ok(None) };
 		// A concurrent run may have made it between the first look and the lock.
 		if let Some(known) = stored()? {
-			return Ok(known);
+			return Ok(Some(known));
 		}
 		let dealing = Self::make_dealing(stream, epoch)?;
 		Self::change_index(|index| {
@@ -313,9 +312,9 @@ impl<T: Config> Pallet<T> {
 		Err(DealError::Storage)
 	}
 
-	/// Settles this node's dealings that the chain has decided: keeps the records if ours
-	/// won, deletes them if another orchestrator's did or the stream is gone, and leaves a
-	/// marker; forgets markers older than [`SETTLED_KEEP`] blocks.
+	/// Settles this node's dealings: marks those the chain no longer waits for (and unmarks
+	/// them if a reorg made it wait again), and forgets those marked [`SETTLED_KEEP`] blocks
+	/// ago, deleting their records if the chain took another orchestrator's dealing.
 	fn settle_open_dealings(now: BlockNumberFor<T>) {
 		let index: Vec<(StreamId, EpochIndex)> =
 			StorageValueRef::persistent(OPEN_DEALINGS).get().ok().flatten().unwrap_or_default();
@@ -327,32 +326,32 @@ impl<T: Config> Pallet<T> {
 				forgotten.push((stream, epoch));
 				continue;
 			};
-			if let Some(at) = dealing.settled_at {
-				if now >= at.saturating_add(SETTLED_KEEP.into()) {
+			let pending =
+				PendingEpochs::<T>::get(stream).is_some_and(|pending| pending.epoch == epoch);
+			match dealing.settled_at {
+				None if pending => {},
+				None => {
+					dealing.settled_at = Some(now);
+					slot.set(&dealing);
+				},
+				Some(_) if pending => {
+					dealing.settled_at = None;
+					slot.set(&dealing);
+				},
+				Some(at) if now >= at.saturating_add(SETTLED_KEEP.into()) => {
+					// Records whose epoch is gone from storage stay until the stream's end is
+					// final: the overlay then drops every record of the stream.
+					let lost = Epochs::<T>::get(stream, epoch).is_some_and(|on_chain| {
+						on_chain.record_hashes.as_slice() != dealing.record_hashes.as_slice()
+					});
+					if lost {
+						Self::delete_records(&dealing);
+					}
 					slot.clear();
 					forgotten.push((stream, epoch));
-				}
-				continue;
-			}
-			let still_pending =
-				PendingEpochs::<T>::get(stream).is_some_and(|pending| pending.epoch == epoch);
-			if still_pending {
-				continue;
-			}
-			let ours = match Epochs::<T>::get(stream, epoch) {
-				Some(on_chain) => {
-					on_chain.record_hashes.as_slice() == dealing.record_hashes.as_slice()
 				},
-				// Dealt and already pruned: whose it was is not known any more, so keep the
-				// records while the stream is open (nodes serve only records the chain names).
-				None => Streams::<T>::get(stream)
-					.is_some_and(|info| info.current_epoch.is_some_and(|current| current >= epoch)),
-			};
-			if !ours {
-				Self::delete_records(&dealing);
+				Some(_) => {},
 			}
-			dealing.settled_at = Some(now);
-			slot.set(&dealing);
 		}
 		if !forgotten.is_empty() {
 			if let Err(error) = Self::change_index(|index| index.retain(|e| !forgotten.contains(e)))
@@ -449,6 +448,7 @@ mod tests {
 		OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
 	};
 	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+	use sp_runtime::DispatchError;
 	use std::sync::Arc;
 
 	type Shared<S> = Arc<parking_lot::RwLock<S>>;
@@ -732,10 +732,36 @@ mod tests {
 			)));
 			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
 
-			// A run that still sees the epoch pending (it started from an older block) after
-			// this node settled it does not deal it again.
+			// A run that still sees the epoch pending (it started from an older block, or runs
+			// on a fork) after this node settled it offers the same dealing, not a new one.
 			run_worker_at(4);
-			assert!(matches!(Pallet::<Test>::dealing_for(stream, 0), Ok(None)));
+			let again = Pallet::<Test>::dealing_for(stream, 0).ok().flatten().expect("kept");
+			assert!(again.settled_at.is_some());
+			assert_eq!(again.record_hashes, batches[0][0].record_hashes.to_vec());
+			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
+		});
+	}
+
+	#[test]
+	fn a_reorg_that_undoes_the_dealing_brings_the_same_dealing_back() {
+		use frame_support::storage::{with_transaction, TransactionOutcome};
+		let (mut ext, offchain, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			let stream = stream_with(alloc::vec![key.clone()]);
+			run_worker_at(2);
+			let first = submitted(&pool)[0].clone();
+			// A fork takes the dealing and this node settles it there; then the fork is
+			// abandoned (its state rolled back, the off-chain storage kept).
+			let _ = with_transaction(|| -> TransactionOutcome<Result<(), DispatchError>> {
+				land(&key, first.clone());
+				run_worker_at(3);
+				TransactionOutcome::Rollback(Ok(()))
+			});
+			assert!(crate::Epochs::<Test>::get(stream, 0).is_none());
+			run_worker_at(4);
+			let batches = submitted(&pool);
+			assert_eq!(batches.last(), Some(&first), "the same dealing, offered again");
+			land(&key, first);
 			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
 		});
 	}
@@ -770,7 +796,16 @@ mod tests {
 					]),
 				}],
 			);
+			// Kept while a reorg could still bring back a block that took this node's dealing…
 			run_worker_at(late + 1);
+			assert!(record_keys(stream).iter().all(|k| offchain
+				.read()
+				.persistent_storage
+				.get(k)
+				.is_some()));
+			// …then deleted.
+			run_worker_at(late + 1 + u64::from(SETTLED_KEEP));
+			assert!(index().is_empty());
 			assert!(record_keys(stream).iter().all(|k| offchain
 				.read()
 				.persistent_storage
