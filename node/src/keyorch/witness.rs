@@ -294,8 +294,11 @@ impl Witness {
 				})
 				.buffer_unordered(CONCURRENT_FETCHES);
 			while let Some((key, result)) = fetched.next().await {
-				if let (Ok(value), Some(share)) = (result, wanted.remove(&key)) {
-					self.keep_share(&share, &value);
+				// A record not found yet stays wanted: the next finalized block tries again.
+				if let Ok(value) = result {
+					if let Some(share) = wanted.remove(&key) {
+						self.keep_share(&share, &value);
+					}
 				}
 			}
 			self.refresh_gauge();
