@@ -145,6 +145,14 @@ impl From<Error> for Failure {
 						.into(),
 				),
 			),
+			Error::LivenessUnconfirmed { .. } => (
+				Kind::Unreachable,
+				Some(
+					"check that the node at --url is up and its chain makes blocks; \
+					 --liveness-timeout sets how long a transfer goes on unconfirmed"
+						.into(),
+				),
+			),
 			Error::NotEnoughWitnesses { .. } => (
 				Kind::Refused,
 				Some(

@@ -7,6 +7,7 @@
 
 mod failure;
 mod input;
+mod listener;
 mod progress;
 mod status;
 mod transfer;
@@ -111,6 +112,11 @@ struct TransferArgs {
 	/// A witness node's WebSocket RPC URL; repeat it or separate URLs with commas.
 	#[arg(long = "witness-url", value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
 	witness_urls: Vec<String>,
+	/// Stop the transfer, with an error, when the chain cannot confirm for this many seconds
+	/// that the stream is still live (the node unreachable or its chain stalled); it pauses
+	/// after half of it.
+	#[arg(long, value_name = "SECONDS", default_value_t = keyorch_client::DEFAULT_LIVENESS_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(2..))]
+	liveness_timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -397,6 +403,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 		},
 		Command::Send(args) => {
 			let session = transfer_session(&context, &args.transfer).await?;
+			let session = std::sync::Arc::new(session);
 			session.send(&args.file, args.listen, args.rate, Some(args.report_every)).await?;
 		},
 		Command::Receive(args) => {
@@ -415,6 +422,7 @@ async fn transfer_session(
 	Ok(transfer::Session {
 		stream: input::stream_id(&args.stream)?,
 		witnesses: args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect(),
+		liveness_timeout: std::time::Duration::from_secs(args.liveness_timeout),
 		identity: context.identity()?,
 		client: context.connect().await?,
 	})

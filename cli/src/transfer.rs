@@ -1,8 +1,9 @@
 //! `keyorch send` and `keyorch receive`: a file from the stream's provider to its initiator
 //! over a secure stream, on TCP, Unix sockets or WebSockets, kept in step with the chain.
 //!
-//! - The provider (`send`) listens on every `--listen` endpoint; the initiator (`receive`)
-//!   connects to its `--connect` endpoints, the first one first. When a transport breaks, the
+//! - The provider (`send`) listens on every `--listen` endpoint (see [`crate::listener`]: only
+//!   hellos that authenticate reach the transfer); the initiator (`receive`) connects to its
+//!   `--connect` endpoints, the first one first. When a transport breaks, the
 //!   initiator resumes the same session over the next endpoint in its list, and the provider
 //!   accepts the resumption on whichever endpoint it arrives: unacknowledged frames are resent,
 //!   nothing is renegotiated.
@@ -27,7 +28,7 @@ use std::{
 
 use keyorch_client::{
 	secure::{
-		Incoming, LinkState, SecureConfig, SecureReceiver, SecureSender, SecureStream,
+		EndReason, LinkState, SecureConfig, SecureReceiver, SecureSender, SecureStream,
 		SecureStreamError, StreamControl, WsTransport,
 	},
 	ChainLink, Identity, LinkEvent, NodeClient, WitnessEndpoint,
@@ -36,11 +37,13 @@ use keyorch_runtime::pallet_keyorch::StreamId;
 use sha2::{Digest, Sha256};
 use tokio::{
 	io::{AsyncRead, AsyncWrite, ReadBuf},
-	net::{TcpListener, TcpStream, UnixListener, UnixStream},
-	sync::mpsc,
+	net::{TcpStream, UnixStream},
 };
 
-use crate::failure::{Failure, Kind};
+use crate::{
+	failure::{Failure, Kind},
+	listener::{Authenticated, Listener},
+};
 
 /// Bytes per message of the file.
 const CHUNK: usize = 256 * 1024;
@@ -87,10 +90,11 @@ impl std::fmt::Display for Endpoint {
 
 /// A timeline on stderr: each line with the time since the command started.
 #[derive(Clone, Copy)]
-struct Timeline(Instant);
+pub struct Timeline(Instant);
 
 impl Timeline {
-	fn note(&self, what: impl std::fmt::Display) {
+	/// Prints `what` with the time since the start.
+	pub fn note(&self, what: impl std::fmt::Display) {
 		eprintln!("[{:>8.3}s] {what}", self.0.elapsed().as_secs_f64());
 	}
 
@@ -104,6 +108,12 @@ impl Timeline {
 			},
 			LinkEvent::Ended { reason, block } => {
 				self.note(format!("the chain {reason} the stream in finalized block #{block}"))
+			},
+			LinkEvent::Paused { reason } => {
+				self.note(format!("paused: the stream is not confirmed live on chain ({reason})"))
+			},
+			LinkEvent::Unpaused { block } => {
+				self.note(format!("going on: the stream is live in block #{block}"))
 			},
 		}
 	}
@@ -119,10 +129,16 @@ pub struct Session {
 	pub stream: StreamId,
 	/// Witness nodes for key assembly.
 	pub witnesses: Vec<WitnessEndpoint>,
+	/// How long a transfer goes on when the chain cannot confirm that the stream is live.
+	pub liveness_timeout: Duration,
 }
 
 fn stream_failure(error: SecureStreamError) -> Failure {
 	match error {
+		SecureStreamError::Ended(EndReason::Unconfirmed) => Failure::new(
+			Kind::Unreachable,
+			"the stream was stopped: a side could not confirm on chain that it is still live",
+		),
 		SecureStreamError::Ended(reason) => Failure::new(
 			Kind::Refused,
 			format!("the stream was {reason} on chain: the transfer ends here"),
@@ -209,53 +225,9 @@ async fn dial(endpoint: &Endpoint) -> std::io::Result<(Transport, Arc<AtomicBool
 	Ok((transport, cut))
 }
 
-/// Accepts connections on `endpoint` and reads their hellos into `hellos`.
-async fn serve(
-	endpoint: Endpoint,
-	hellos: mpsc::Sender<(Incoming, Endpoint)>,
-) -> std::io::Result<()> {
-	async fn forward(
-		transport: impl keyorch_client::secure::Transport,
-		endpoint: &Endpoint,
-		hellos: &mpsc::Sender<(Incoming, Endpoint)>,
-	) {
-		if let Ok(incoming) = Incoming::read(transport, CONNECT_TIMEOUT).await {
-			let _ = hellos.send((incoming, endpoint.clone())).await;
-		}
-	}
-	match &endpoint {
-		Endpoint::Tcp(address) | Endpoint::Ws(address) => {
-			let listener = TcpListener::bind(address).await?;
-			loop {
-				let (tcp, _) = listener.accept().await?;
-				let _ = tcp.set_nodelay(true);
-				let (endpoint, hellos) = (endpoint.clone(), hellos.clone());
-				tokio::spawn(async move {
-					if matches!(endpoint, Endpoint::Ws(_)) {
-						if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-							forward(WsTransport::new(ws), &endpoint, &hellos).await;
-						}
-					} else {
-						forward(tcp, &endpoint, &hellos).await;
-					}
-				});
-			}
-		},
-		Endpoint::Unix(path) => {
-			let _ = std::fs::remove_file(path);
-			let listener = UnixListener::bind(path)?;
-			loop {
-				let (unix, _) = listener.accept().await?;
-				let (endpoint, hellos) = (endpoint.clone(), hellos.clone());
-				tokio::spawn(async move { forward(unix, &endpoint, &hellos).await });
-			}
-		},
-	}
-}
-
 impl Session {
 	/// The current epoch's keys, once witnesses can release them.
-	async fn current_key(
+	pub async fn current_key(
 		&self,
 		timeline: Timeline,
 	) -> Result<keyorch_client::AssembledKey, Failure> {
@@ -273,31 +245,30 @@ impl Session {
 	}
 
 	/// Follows the chain for `control`'s stream until the chain ends it (the caller polls this
-	/// beside the transfer).
+	/// beside the transfer). An error means the secure stream was ended (fail closed): the
+	/// transfer stops with it.
 	async fn follow_chain(
 		&self,
 		epoch: u32,
 		report_every: Option<u64>,
 		control: StreamControl,
 		timeline: Timeline,
-	) {
+	) -> Result<(), Failure> {
 		let link = ChainLink {
 			identity: &self.identity,
 			stream: self.stream,
 			witnesses: &self.witnesses,
 			epoch,
 			report_every,
+			liveness_timeout: self.liveness_timeout,
 		};
-		if let Err(error) =
-			self.client.keep_in_step(link, control, |e| timeline.link_event(e)).await
-		{
-			timeline.note(format!("following the chain failed: {error}"));
-		}
+		self.client.keep_in_step(link, control, |e| timeline.link_event(e)).await?;
+		Ok(())
 	}
 
 	/// `keyorch send`: serves `file` to the initiator on `endpoints`.
 	pub async fn send(
-		&self,
+		self: Arc<Self>,
 		file: &Path,
 		endpoints: Vec<Endpoint>,
 		rate: Option<u64>,
@@ -305,40 +276,20 @@ impl Session {
 	) -> Result<(), Failure> {
 		let timeline = Timeline(Instant::now());
 		let size = std::fs::metadata(file).map_err(|e| io_failure("cannot read", file, e))?.len();
-		let (hellos_tx, mut hellos) = mpsc::channel(16);
-		for endpoint in endpoints {
-			let hellos = hellos_tx.clone();
-			timeline.note(format!("listening on {endpoint}"));
-			let listening = endpoint.clone();
-			tokio::spawn(async move {
-				if let Err(error) = serve(listening.clone(), hellos).await {
-					eprintln!("warning: {listening}: {error}");
-				}
-			});
-		}
-		let mut ready = Some(self.current_key(timeline).await?);
-		loop {
-			let (incoming, endpoint) = hellos.recv().await.ok_or_else(|| {
-				Failure::new(Kind::Unreachable, "no endpoint is listening any more")
-			})?;
-			let key = match ready.take() {
-				Some(key) => key,
-				None => self.current_key(timeline).await?,
-			};
-			if incoming.is_resume() {
-				// A session this process does not know (it restarted): the initiator is told to
-				// open a new one.
-				let _ = SecureStream::accept(incoming, key.keys, SecureConfig::default()).await;
-				timeline
-					.note(format!("asked over {endpoint} to resume an unknown session: refused"));
-				continue;
+		let key = self.current_key(timeline).await?;
+		let mut listener = Listener::start(self.clone(), endpoints, key.keys, timeline).await?;
+		let mut next = loop {
+			match listener.next().await {
+				Authenticated::NewSession(secure, endpoint) => break Some((secure, endpoint)),
+				// Only a session of this process can resume, and none runs yet.
+				Authenticated::Resumed(..) => {},
 			}
-			let epoch = key.epoch;
-			let secure = SecureStream::accept(incoming, key.keys, SecureConfig::default())
-				.await
-				.map_err(stream_failure)?;
+		};
+		while let Some((secure, endpoint)) = next.take() {
 			let control = secure.control().clone();
+			listener.set_running(control.clone());
 			timeline.note(format!("initiator connected over {endpoint}: new session"));
+			let epoch = control.usage().send_epoch;
 			let mut chain =
 				std::pin::pin!(self.follow_chain(epoch, report_every, control.clone(), timeline));
 			let mut following = true;
@@ -347,26 +298,25 @@ impl Session {
 			let outcome = loop {
 				tokio::select! {
 					outcome = &mut transfer => break Some(outcome),
-					_ = &mut chain, if following => following = false,
-					hello = hellos.recv() => {
-						let Some((incoming, endpoint)) = hello else { break None };
-						if incoming.is_resume() && incoming.session_id() == control.session_id() {
-							let started = Instant::now();
-							match control.resume_incoming(incoming).await {
-								Ok(()) => timeline.note(format!(
-									"session resumed over {endpoint} in {:?}",
-									started.elapsed()
-								)),
-								Err(error) => timeline.note(format!("resumption failed: {error}")),
-							}
-						} else if !incoming.is_resume() {
-							// The initiator restarted: its old session is gone.
+					followed = &mut chain, if following => {
+						following = false;
+						if let Err(failure) = followed {
+							transfer.abort();
+							return Err(failure);
+						}
+					},
+					authenticated = listener.next() => match authenticated {
+						Authenticated::Resumed(endpoint, took) => {
+							timeline.note(format!("session resumed over {endpoint} in {took:?}"))
+						},
+						Authenticated::NewSession(secure, endpoint) => {
+							// The initiator proved it holds the key: it restarted, and its old
+							// session is gone.
 							timeline.note(format!("initiator opened a new session over {endpoint}"));
 							transfer.abort();
-							// Back in the queue: the outer loop opens the new session with it.
-							let _ = hellos_tx.send((incoming, endpoint)).await;
+							next = Some((secure, endpoint));
 							break None;
-						}
+						},
 					},
 				}
 			};
@@ -383,6 +333,7 @@ impl Session {
 				None => continue,
 			}
 		}
+		Err(Failure::new(Kind::Unreachable, "no initiator session to serve"))
 	}
 
 	/// `keyorch receive`: fetches the file into `out` from the provider at `endpoints`.
@@ -435,7 +386,12 @@ impl Session {
 					Ok(None) => break Ok(()),
 					Err(error) => break Err(stream_failure(error)),
 				},
-				_ = &mut chain, if following => following = false,
+				followed = &mut chain, if following => {
+					following = false;
+					if let Err(failure) = followed {
+						break Err(failure);
+					}
+				},
 				state = control.disconnected() => {
 					if let LinkState::Terminated(error) = state {
 						break Err(stream_failure(error));

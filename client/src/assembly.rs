@@ -222,6 +222,14 @@ async fn connect_witness(
 
 impl Asking<'_> {
 	/// Asks one witness node for its share, and opens and verifies the answer.
+	/// [`Self::ask`] within the witness timeout, with the endpoint asked.
+	async fn ask_at<'e>(
+		&self,
+		endpoint: &'e WitnessEndpoint,
+	) -> (&'e WitnessEndpoint, Result<(AccountId, HolderShare), WitnessFailure>) {
+		(endpoint, within_timeout(self.ask(endpoint)).await)
+	}
+
 	async fn ask(
 		&self,
 		endpoint: &WitnessEndpoint,
@@ -392,16 +400,21 @@ impl NodeClient {
 			witnesses: witness_indexes(&view),
 			expires_at: block.saturating_add(REQUEST_VALIDITY_BLOCKS),
 		};
-		let mut answers = futures::stream::iter(witnesses)
-			.map(|endpoint| {
-				let asking = &asking;
-				async move { (endpoint, within_timeout(asking.ask(endpoint)).await) }
-			})
-			.buffer_unordered(needed.saturating_sub(1).max(1));
+		// A stream combinator with a closure here would keep the assembly from being `Send` for
+		// every lifetime (rustc cannot prove it), and it could not be spawned.
+		let concurrency = needed.saturating_sub(1).max(1);
+		let mut queued = witnesses.iter();
+		let mut answers = futures::stream::FuturesUnordered::new();
+		for endpoint in queued.by_ref().take(concurrency) {
+			answers.push(asking.ask_at(endpoint));
+		}
 		let mut used = Vec::new();
 		let mut skipped = Vec::new();
 		while shares.len() < needed {
 			let Some((endpoint, answer)) = answers.next().await else { break };
+			if let Some(next) = queued.next() {
+				answers.push(asking.ask_at(next));
+			}
 			let failure = match answer {
 				Ok((witness, _)) if used.contains(&witness) => WitnessFailure::Duplicate(witness),
 				Ok((witness, share)) => {

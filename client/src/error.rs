@@ -145,6 +145,18 @@ pub enum Error {
 	/// Verified shares did not rebuild the key the commitments commit to.
 	#[error("key assembly failed: {0}")]
 	Assembly(keyorch_primitives::Error),
+	/// The chain could not confirm that a secure stream's stream is live for the link's
+	/// liveness timeout; the secure stream was ended (see [`crate::ChainLink`]).
+	#[error(
+		"could not confirm on chain for {seconds} s that the stream is still live ({reason}): \
+		 the secure stream was stopped"
+	)]
+	LivenessUnconfirmed {
+		/// How long it went unconfirmed.
+		seconds: u64,
+		/// The last reason it could not be confirmed.
+		reason: String,
+	},
 	/// Waiting for something on chain took longer than allowed.
 	#[error("timed out after {seconds} s waiting for {what}")]
 	Timeout {

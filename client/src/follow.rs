@@ -33,13 +33,16 @@ pub enum KeyUpdate {
 }
 
 /// Whether an assembly failure may go away by itself soon: witnesses that do not hold the new
-/// epoch's share yet (not witnesses that are down), a record still on its way through the
-/// DHT, or an epoch not dealt yet.
+/// epoch's share yet or are rate-limiting requests (not witnesses that are down), a record
+/// still on its way through the DHT, or an epoch not dealt yet.
 fn transient(error: &Error) -> bool {
 	match error {
-		Error::NotEnoughWitnesses { witnesses, .. } => witnesses
-			.iter()
-			.any(|report| report.failure == WitnessFailure::Refused(Refusal::NoShare)),
+		Error::NotEnoughWitnesses { witnesses, .. } => witnesses.iter().any(|report| {
+			matches!(
+				report.failure,
+				WitnessFailure::Refused(Refusal::NoShare | Refusal::RateLimited)
+			)
+		}),
 		Error::RecordNotFound { .. } | Error::EpochNotDealt { .. } => true,
 		_ => false,
 	}
@@ -145,6 +148,7 @@ mod tests {
 	#[test]
 	fn only_failures_that_pass_by_themselves_are_retried() {
 		assert!(transient(&too_few(WitnessFailure::Refused(Refusal::NoShare))));
+		assert!(transient(&too_few(WitnessFailure::Refused(Refusal::RateLimited))));
 		assert!(!transient(&too_few(WitnessFailure::Unreachable("refused".into()))));
 		assert!(!transient(&too_few(WitnessFailure::Refused(Refusal::NotAuthorized))));
 		assert!(!transient(&Error::StreamEnded { status: "revoked".into() }));

@@ -40,7 +40,7 @@ pub use identity::Identity;
 pub use ledger::{ended_by_name, stream_status_name};
 pub use node::{Health, Included, NodeClient, NodeStatus, RuntimeVersionInfo};
 pub use refusal::Refusal;
-pub use session::{ChainLink, LinkEvent};
+pub use session::{ChainLink, LinkEvent, DEFAULT_LIVENESS_TIMEOUT, LIVENESS_POLL};
 pub use signer::Signer;
 pub use streams::{StreamEvent, StreamRequest};
 

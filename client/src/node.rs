@@ -135,6 +135,15 @@ impl NodeClient {
 		header.ok_or(Error::Malformed { method: "chain_getHeader", detail: "no such block".into() })
 	}
 
+	/// The hash of the best block.
+	pub async fn best_hash(&self) -> Result<H256, Error> {
+		let hash: Option<H256> = self.call("chain_getBlockHash", rpc_params![]).await?;
+		hash.ok_or(Error::Malformed {
+			method: "chain_getBlockHash",
+			detail: "no best block".into(),
+		})
+	}
+
 	/// The hash of the latest finalized block.
 	pub async fn finalized_hash(&self) -> Result<H256, Error> {
 		self.call("chain_getFinalizedHead", rpc_params![]).await

@@ -45,6 +45,9 @@ pub enum Refusal {
 	/// 7010: the node is not the witness asked for, or runs no witness service.
 	#[error("the node is not that witness or runs no witness service")]
 	NotThatWitness,
+	/// 7011: too many share requests, from this requester or from everyone; retry shortly.
+	#[error("the witness is rate-limiting share requests; retry shortly")]
+	RateLimited,
 }
 
 impl Refusal {
@@ -66,6 +69,7 @@ impl Refusal {
 			7008 => Self::MalformedRequest,
 			7009 => Self::NoShare,
 			7010 => Self::NotThatWitness,
+			7011 => Self::RateLimited,
 			_ => return None,
 		})
 	}
@@ -83,6 +87,7 @@ impl Refusal {
 			Self::MalformedRequest => 7008,
 			Self::NoShare => 7009,
 			Self::NotThatWitness => 7010,
+			Self::RateLimited => 7011,
 		}
 	}
 
@@ -120,12 +125,12 @@ mod tests {
 
 	#[test]
 	fn every_keyorch_code_maps_to_its_refusal_and_back() {
-		for code in 7001..=7010 {
+		for code in 7001..=7011 {
 			let refusal = Refusal::from_code(code, None).expect("a keyorch code");
 			assert_eq!(refusal.code(), code);
 		}
 		assert_eq!(Refusal::from_code(7000, None), None);
-		assert_eq!(Refusal::from_code(7011, None), None);
+		assert_eq!(Refusal::from_code(7012, None), None);
 		assert_eq!(Refusal::from_code(-32601, None), None);
 	}
 

@@ -1,19 +1,40 @@
 //! Keeping a secure stream in step with the chain: each newly dealt epoch's keys are installed
 //! as soon as they can be assembled, traffic is reported for byte-budget rotation, and the
 //! stream ends, on both sides, once its revocation, close or expiry is final.
+//!
+//! It fails closed: the link asks the node every [`LIVENESS_POLL`] whether the stream is live in
+//! a best block newer than the last one that said so. When that cannot be confirmed for half
+//! of [`ChainLink::liveness_timeout`] (the node unreachable, its chain stalled, or the stream
+//! ended in a best block that is not final yet) the secure stream pauses; after the whole
+//! timeout it ends, on both sides, with [`EndReason::Unconfirmed`]. A failing node never
+//! leaves the transfer going on unchecked.
 
-use std::time::Duration;
+use std::{future::Future, pin::Pin, time::Duration};
 
 use futures::StreamExt;
-use keyorch_runtime::pallet_keyorch::StreamId;
+use keyorch_runtime::pallet_keyorch::{StreamId, StreamStatus};
+use tokio::time::Instant;
 
 use crate::{
 	secure::{EndReason, LinkState, StreamControl},
-	Error, Identity, KeyUpdate, NodeClient, WitnessEndpoint,
+	Error, Identity, Included, KeyUpdate, NodeClient, WitnessEndpoint,
 };
 
 /// How often the traffic counters are looked at for usage reports.
 const USAGE_POLL: Duration = Duration::from_millis(250);
+
+/// How often the link asks the node whether the stream is still live.
+pub const LIVENESS_POLL: Duration = Duration::from_secs(1);
+
+/// How long the link goes on without confirming that the stream is live, unless told
+/// otherwise: five blocks.
+pub const DEFAULT_LIVENESS_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Longest wait for the node's answer to one liveness question.
+const LIVENESS_ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Pause before following the keys again after the node failed.
+const FOLLOW_RETRY: Duration = Duration::from_secs(1);
 
 /// Something the chain link did, for a timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +58,16 @@ pub enum LinkEvent {
 		/// The finalized block that ended it.
 		block: u32,
 	},
+	/// The stream could not be confirmed live for half the liveness timeout: it is paused.
+	Paused {
+		/// Why it could not be confirmed.
+		reason: String,
+	},
+	/// The stream was confirmed live again after a pause, in best block `block`.
+	Unpaused {
+		/// The block.
+		block: u32,
+	},
 }
 
 /// How the link follows the chain.
@@ -52,7 +83,43 @@ pub struct ChainLink<'a> {
 	pub epoch: u32,
 	/// Report the bytes this side sent whenever this many more were sent (`None`: never).
 	pub report_every: Option<u64>,
+	/// How long the stream may go on without being confirmed live on chain (see the module
+	/// documentation); [`DEFAULT_LIVENESS_TIMEOUT`] suits 3-second blocks.
+	pub liveness_timeout: Duration,
 }
+
+/// When the stream was last confirmed live, and what went wrong since.
+struct Liveness {
+	/// When the last confirmation came.
+	at: Instant,
+	/// The best block it came from.
+	block: Option<u32>,
+	/// What failed since, if anything did.
+	problem: Option<String>,
+	/// Whether the stream is paused for want of a confirmation.
+	paused: bool,
+}
+
+impl Liveness {
+	/// Counts the stream as live in best block `block` if that is newer than the last one: a
+	/// node whose chain stands still confirms nothing.
+	fn confirm(&mut self, block: u32) -> bool {
+		if self.block.is_some_and(|last| block <= last) {
+			self.problem.get_or_insert_with(|| format!("the best block stays #{block}"));
+			return false;
+		}
+		*self = Self { at: Instant::now(), block: Some(block), problem: None, paused: self.paused };
+		true
+	}
+
+	/// Why the stream is not confirmed live.
+	fn reason(&self) -> String {
+		self.problem.clone().unwrap_or_else(|| "no answer from the node".into())
+	}
+}
+
+/// A usage report on its way to the chain, with the counter it reports up to.
+type Reporting<'a> = Pin<Box<dyn Future<Output = (Result<Included, Error>, u64, u64)> + Send + 'a>>;
 
 fn end_reason(status: &str) -> EndReason {
 	match status {
@@ -65,25 +132,34 @@ fn end_reason(status: &str) -> EndReason {
 impl NodeClient {
 	/// Keeps `control`'s stream in step with the chain until the chain ends the stream (then
 	/// it ends the secure stream with the reason and returns it) or the secure stream is over.
-	/// `on_event` hears of every installed epoch, usage report and the end.
+	/// Node failures are retried; the stream pauses and ends as the module documentation says
+	/// when the chain cannot confirm it is live. `on_event` hears of every installed epoch,
+	/// usage report, pause and the end.
 	///
 	/// # Errors
 	///
-	/// The first assembly, chain or usage-report error; the secure stream is left as it is.
+	/// [`Error::LivenessUnconfirmed`] once the secure stream was ended for want of a
+	/// confirmation; [`Error::StreamEnded`] (the secure stream ended with it) if the stream had
+	/// ended before its end could be followed.
 	pub async fn keep_in_step(
 		&self,
 		link: ChainLink<'_>,
 		control: StreamControl,
 		mut on_event: impl FnMut(LinkEvent),
 	) -> Result<Option<EndReason>, Error> {
-		let mut updates =
-			std::pin::pin!(self.follow_keys(link.identity, link.stream, link.witnesses));
+		let follow = || Box::pin(self.follow_keys(link.identity, link.stream, link.witnesses));
+		let mut updates = follow();
+		let mut follow_again: Option<Instant> = None;
 		let mut installed = link.epoch;
 		let mut reported = 0u64;
-		let mut poll = tokio::time::interval(USAGE_POLL);
+		let mut reporting: Option<Reporting<'_>> = None;
+		let mut usage_poll = tokio::time::interval(USAGE_POLL);
+		let mut liveness_poll = tokio::time::interval(LIVENESS_POLL);
+		let mut liveness =
+			Liveness { at: Instant::now(), block: None, problem: None, paused: false };
 		loop {
 			tokio::select! {
-				update = updates.next() => match update {
+				update = updates.next(), if follow_again.is_none() => match update {
 					Some(Ok(KeyUpdate::Epoch(key))) if key.epoch > installed => {
 						// Refused only if the stream is over already; the loop then ends below.
 						if control.install_epoch(key.keys).await.is_ok() {
@@ -98,24 +174,96 @@ impl NodeClient {
 						on_event(LinkEvent::Ended { reason, block });
 						return Ok(Some(reason));
 					},
-					Some(Err(error)) => return Err(error),
-					None => return Ok(None),
+					Some(Err(Error::StreamEnded { status })) => {
+						control.end(end_reason(&status)).await;
+						return Err(Error::StreamEnded { status });
+					},
+					// The node or the witnesses failed: the liveness checks decide how long
+					// the stream may go on meanwhile.
+					Some(Err(error)) => {
+						liveness.problem = Some(error.to_string());
+						follow_again = Some(Instant::now() + FOLLOW_RETRY);
+					},
+					// The key stream ends only after its end or an error: follow it again.
+					None => follow_again = Some(Instant::now() + FOLLOW_RETRY),
 				},
-				_ = poll.tick() => {
+				() = tokio::time::sleep_until(follow_again.unwrap_or_else(Instant::now)),
+					if follow_again.is_some() =>
+				{
+					updates = follow();
+					follow_again = None;
+				},
+				(outcome, from, to) = async { reporting.as_mut().expect("guarded").await },
+					if reporting.is_some() =>
+				{
+					reporting = None;
+					match outcome {
+						Ok(included) => {
+							reported = reported.max(to);
+							on_event(LinkEvent::UsageReported { bytes: to - from, block: included.number });
+						},
+						// Reported again, with what was sent since, at the next poll.
+						Err(error) => liveness.problem = Some(format!("usage report: {error}")),
+					}
+				},
+				_ = usage_poll.tick() => {
 					if let LinkState::Terminated(_) = control.state() {
 						return Ok(None);
 					}
 					let Some(every) = link.report_every else { continue };
 					let sent = control.usage().bytes_sent;
-					if sent.saturating_sub(reported) >= every {
-						let bytes = sent - reported;
-						let included =
-							self.report_usage(link.identity.signer(), link.stream, bytes).await?;
-						reported = sent;
-						on_event(LinkEvent::UsageReported { bytes, block: included.number });
+					if reporting.is_none() && sent.saturating_sub(reported) >= every {
+						let (from, signer, stream) = (reported, link.identity.signer(), link.stream);
+						reporting = Some(Box::pin(async move {
+							(self.report_usage(signer, stream, sent - from).await, from, sent)
+						}));
+					}
+				},
+				_ = liveness_poll.tick() => {
+					match self.live_in_best_block(link.stream).await {
+						Ok(block) => {
+							if liveness.confirm(block) && liveness.paused {
+								liveness.paused = false;
+								control.pause(false);
+								on_event(LinkEvent::Unpaused { block });
+							}
+						},
+						Err(problem) => liveness.problem = Some(problem),
+					}
+					let unconfirmed = liveness.at.elapsed();
+					if unconfirmed >= link.liveness_timeout {
+						control.end(EndReason::Unconfirmed).await;
+						return Err(Error::LivenessUnconfirmed {
+							seconds: unconfirmed.as_secs(),
+							reason: liveness.reason(),
+						});
+					}
+					if unconfirmed >= link.liveness_timeout / 2 && !liveness.paused {
+						liveness.paused = true;
+						control.pause(true);
+						on_event(LinkEvent::Paused { reason: liveness.reason() });
 					}
 				},
 			}
 		}
+	}
+
+	/// The number of the node's best block if `stream` is live in it; else why not.
+	async fn live_in_best_block(&self, stream: StreamId) -> Result<u32, String> {
+		let ask = async {
+			let hash = self.best_hash().await.map_err(|e| e.to_string())?;
+			let number = self.header(Some(hash)).await.map_err(|e| e.to_string())?.number;
+			match self.stream_status(stream, Some(hash)).await.map_err(|e| e.to_string())? {
+				Some(StreamStatus::Live) => Ok(number),
+				Some(status) => Err(format!(
+					"the stream is {} in best block #{number}",
+					crate::stream_status_name(status)
+				)),
+				None => Err(format!("no such stream in best block #{number}")),
+			}
+		};
+		tokio::time::timeout(LIVENESS_ANSWER_TIMEOUT, ask).await.unwrap_or_else(|_| {
+			Err(format!("no answer from the node in {LIVENESS_ANSWER_TIMEOUT:?}"))
+		})
 	}
 }

@@ -723,7 +723,8 @@ async fn datagrams_tolerate_reordering_and_reject_replays_forgeries_and_retired_
 		relay.send_to(&forged, to_b).await.unwrap();
 	}
 	let mut moved = late[0].clone();
-	moved[0] ^= 1;
+	// The counter, after the 16-byte sender id.
+	moved[16] ^= 1;
 	relay.send_to(&moved, to_b).await.unwrap();
 
 	let mut got: Vec<u32> = drain(&mut receiver)
@@ -755,4 +756,45 @@ async fn datagrams_tolerate_reordering_and_reject_replays_forgeries_and_retired_
 	relay.send_to(&late[1], to_b).await.unwrap();
 	assert!(drain(&mut receiver).await.is_empty());
 	assert_eq!(receiver.counters().wrong_context, 2);
+}
+
+#[tokio::test]
+async fn datagram_sockets_that_reuse_a_session_id_never_share_a_frame_key() {
+	const GRACE: Duration = Duration::from_millis(300);
+	const PREFIX: usize = 16 + 8;
+	let bind = || UdpSocket::bind("127.0.0.1:0");
+	let (first, second, relay, b) = (
+		bind().await.unwrap(),
+		bind().await.unwrap(),
+		bind().await.unwrap(),
+		bind().await.unwrap(),
+	);
+	for socket in [&first, &second, &b] {
+		socket.connect(relay.local_addr().unwrap()).await.unwrap();
+	}
+	let to_b = b.local_addr().unwrap();
+	// A side that restarted and used its session id again: its counter starts at 0 again.
+	let session = rand::random();
+	let mut before = SecureDatagram::new(first, Role::Initiator, session, keys(0), GRACE);
+	let mut after = SecureDatagram::new(second, Role::Initiator, session, keys(0), GRACE);
+	let mut receiver = SecureDatagram::new(b, Role::Provider, session, keys(0), GRACE);
+	let mut captured = Vec::new();
+	let mut buf = vec![0u8; 65536];
+	for socket in [&mut before, &mut after] {
+		socket.send(b"the same message").await.unwrap();
+		let (len, _) = within(5, "the relay", relay.recv_from(&mut buf)).await.unwrap();
+		captured.push(buf[..len].to_vec());
+	}
+	// AES-GCM under one (key, nonce) would seal the same message to the same bytes.
+	let ciphertext = |datagram: &[u8]| datagram[PREFIX + HEADER_LEN..].to_vec();
+	assert_ne!(ciphertext(&captured[0]), ciphertext(&captured[1]));
+	assert_eq!(captured[0][16..PREFIX], captured[1][16..PREFIX], "both are counter 0");
+
+	// The receiver keeps to the first peer socket that authenticated: the other one's
+	// datagrams, or old ones replayed, do not enter its session.
+	for datagram in &captured {
+		relay.send_to(datagram, to_b).await.unwrap();
+	}
+	assert_eq!(drain(&mut receiver).await, [b"the same message".to_vec()]);
+	assert_eq!(receiver.counters().wrong_context, 1);
 }

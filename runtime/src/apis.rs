@@ -8,8 +8,8 @@ use frame_support::{
 };
 use pallet_grandpa::AuthorityId as GrandpaId;
 use pallet_keyorch::{
-	EpochIndex, EpochView, OrchestratorId, PendingEpochView, StreamId, StreamStatus, StreamView,
-	Tombstone, X25519PublicKey,
+	EpochIndex, EpochView, OrchestratorId, PendingEpochsPage, QueuePosition, StreamId,
+	StreamStatus, StreamView, Tombstone, X25519PublicKey,
 };
 use sp_api::impl_runtime_apis;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -223,8 +223,8 @@ impl_runtime_apis! {
 			Keyorch::may_request_share(stream, &requester, &witness)
 		}
 
-		fn pending_epochs() -> Vec<PendingEpochView<BlockNumber>> {
-			Keyorch::pending_epochs()
+		fn pending_epochs(from: QueuePosition, max: u32) -> PendingEpochsPage<BlockNumber> {
+			Keyorch::pending_epochs(from, max)
 		}
 
 		fn designated_orchestrator(stream: StreamId, epoch: EpochIndex) -> Option<OrchestratorId> {

@@ -122,7 +122,6 @@ parameter_types! {
 
 impl pallet_keyorch::Config for Runtime {
 	type AuthorityId = pallet_keyorch::crypto::OrchestratorAuthId;
-	/// Ten blocks (30 s) for a dealt epoch to land before the orchestrator submits it again.
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Currency = Balances;
 	// Aura has no VRF; the parent hash is what there is (the author can bias it, see its docs).

@@ -137,6 +137,8 @@ pub struct FollowedBlock {
 	pub requested: Vec<StreamId>,
 	/// The streams whose epoch 0 was dealt in it (`KeyEpochDealt`).
 	pub dealt: Vec<StreamId>,
+	/// Later epochs (rotations) of any stream dealt in it.
+	pub rotations: usize,
 	/// Why transactions in it failed (`ExtrinsicFailed`) and dealings of an epoch 0 were
 	/// refused (`DealingRefused`), if any were.
 	pub failed: Vec<String>,
@@ -222,6 +224,7 @@ impl Followed {
 			seen: Instant::now(),
 			requested: Vec::new(),
 			dealt: Vec::new(),
+			rotations: 0,
 			failed: Vec::new(),
 		};
 		for event in events {
@@ -247,6 +250,7 @@ impl Followed {
 					}
 					block.dealt.push(*stream);
 				},
+				RuntimeEvent::Keyorch(E::KeyEpochDealt { .. }) => block.rotations += 1,
 				RuntimeEvent::Keyorch(E::DealingRefused { epoch: 0, error, .. }) => {
 					block.failed.push(format!(
 						"dealing refused: {}",
@@ -273,17 +277,18 @@ impl Followed {
 		let start = self.blocks.first().map(|b| b.seen);
 		let _ = writeln!(
 			out,
-			"{:>7} {:>9} {:>15} {:>7} {:>10}",
-			"block", "requests", "epochs 0 dealt", "failed", "read (ms)"
+			"{:>7} {:>9} {:>15} {:>10} {:>7} {:>10}",
+			"block", "requests", "epochs 0 dealt", "rotations", "failed", "read (ms)"
 		);
 		for block in &self.blocks {
 			let millis = start.map_or(0, |s| block.seen.saturating_duration_since(s).as_millis());
 			let _ = writeln!(
 				out,
-				"{:>7} {:>9} {:>15} {:>7} {:>10}",
+				"{:>7} {:>9} {:>15} {:>10} {:>7} {:>10}",
 				block.number,
 				block.requested.len(),
 				block.dealt.len(),
+				block.rotations,
 				block.failed.len(),
 				millis
 			);

@@ -185,6 +185,16 @@ impl Node {
 		self.spawn().await;
 	}
 
+	/// The process id, while it runs.
+	pub fn pid(&self) -> Option<u32> {
+		self.child.as_ref().map(Child::id)
+	}
+
+	/// Its `--base-path`.
+	pub fn base_path(&self) -> PathBuf {
+		self._dir.path().join("data")
+	}
+
 	/// This node's overlay address for other nodes' `--dht-bootnode`.
 	pub fn overlay_multiaddr(&self) -> String {
 		format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.dht_port, self.overlay_peer_id)

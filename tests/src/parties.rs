@@ -30,7 +30,11 @@ pub struct Party {
 impl Party {
 	/// The dev account `uri` (e.g. `//Bob`) with a fresh X25519 key.
 	pub fn new(uri: &str) -> Self {
-		let signer = Signer::from_uri(uri).expect("dev seed");
+		Self::from_signer(Signer::from_uri(uri).expect("dev seed"))
+	}
+
+	/// The account of `signer` with a fresh X25519 key.
+	pub fn from_signer(signer: Signer) -> Self {
 		Self { identity: Identity::with_new_encryption_key(signer.clone()), signer }
 	}
 

@@ -6,13 +6,17 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use keyorch_client::NodeClient;
-use keyorch_runtime::pallet_keyorch::RotationPolicy;
+use keyorch_runtime::{
+	pallet_keyorch::{self, RotationPolicy},
+	Runtime,
+};
 use keyorch_tests::{
 	burst::{self, Burst},
 	dev_node, local_network_with_witnesses,
 	parties::{assemble, stream_request, wait_for_shares, Party},
 	wait_for,
 };
+use sp_core::Get;
 
 /// A dev node's burst and five nodes' burst are more than two cores can carry at once: the
 /// tests take turns.
@@ -32,6 +36,13 @@ const NETWORK_STREAMS: usize = 60;
 
 /// Blocks after the last request's by which every epoch 0 is dealt on three validators.
 const NETWORK_DEALT_WITHIN: u32 = 3;
+
+/// Streams of the attacker in the starvation test, each rotating at the minimum interval.
+const ATTACKER_STREAMS: usize = 20;
+
+/// Blocks after its request's by which the victim's epoch 0 is dealt, however the attacker's
+/// streams rotate.
+const VICTIM_DEALT_WITHIN: u32 = 2;
 
 /// The witness nodes' seeds; they run as nodes 3 and 4.
 const WITNESSES: [&str; 2] = ["//Dave", "//Eve"];
@@ -107,6 +118,42 @@ async fn a_burst_of_200_streams_from_three_initiators_is_dealt_within_5_blocks()
 	let request = stream_request(&provider, 1, 2, no_rotation);
 	let outcome = burst::run(&client, &initiators, &request, STREAMS, BURST_TIMEOUT).await;
 	assert_dealt_within(&outcome, STREAMS, DEALT_WITHIN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_rotating_at_the_minimum_interval_do_not_delay_another_initiators_epoch_0() {
+	let _turn = TURN.lock().await;
+	let node = dev_node().await;
+	let client = node.client().await;
+	let provider = Party::new("//Charlie");
+	let initiators = ["//Bob", "//Dave"].map(Party::new);
+	let (attacker, victim) = (&initiators[..1], &initiators[1..]);
+	let witness = Party::new("//Ferdie");
+	burst::register(&client, &provider, &initiators, std::slice::from_ref(&witness)).await;
+
+	let minimum = <Runtime as pallet_keyorch::Config>::MinRotationInterval::get();
+	let fastest = RotationPolicy { every_blocks: Some(minimum), every_bytes: None };
+	let rotating = stream_request(&provider, 1, 2, fastest);
+	let attack = burst::run(&client, attacker, &rotating, ATTACKER_STREAMS, BURST_TIMEOUT).await;
+	assert_dealt_within(&attack, ATTACKER_STREAMS, DEALT_WITHIN);
+
+	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
+	let request = stream_request(&provider, 1, 2, no_rotation);
+	let outcome = burst::run(&client, victim, &request, 1, BURST_TIMEOUT).await;
+	assert_dealt_within(&outcome, 1, VICTIM_DEALT_WITHIN);
+	// The attack was on while the victim waited: the attacker's streams rotated meanwhile.
+	let requested = outcome.followed.last_requested().expect("the victim's request seen");
+	let dealt = outcome.followed.last_dealt().expect("the victim's epoch 0 dealt");
+	let rotations: usize = (requested..=dealt)
+		.filter_map(|number| outcome.followed.block(number))
+		.map(|block| block.rotations)
+		.sum();
+	assert!(
+		rotations > 0,
+		"no rotation of the attacker's streams was dealt between blocks {requested} and \
+		 {dealt}\n{}",
+		outcome.followed.table()
+	);
 }
 
 #[tokio::test(flavor = "multi_thread")]

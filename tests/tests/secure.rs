@@ -1,6 +1,7 @@
 //! Secure streams end to end: `keyorch send` and `keyorch receive` processes moving a file over
-//! a dev chain's keys — across a cut transport and key rotations, stopped by a revocation, and
-//! finished by a receiver that crashed and was started again.
+//! a dev chain's keys — across a cut transport and key rotations, stopped by a revocation,
+//! finished by a receiver that crashed and was started again, untouched by strangers' forged
+//! hellos and half-open connections, and stopped on both sides when their node dies.
 
 use std::{
 	path::{Path, PathBuf},
@@ -8,7 +9,12 @@ use std::{
 	time::{Duration, Instant},
 };
 
-use keyorch_client::NodeClient;
+use futures::StreamExt;
+use keyorch_client::{
+	secure::{SecureConfig, SecureStream, SecureStreamError},
+	NodeClient,
+};
+use keyorch_primitives::{combine, deal, DealContext, EncryptionSecret, StreamKeys};
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 use keyorch_tests::{
 	cli_binary, dev_node_with_witness, free_port,
@@ -19,8 +25,21 @@ use sha2::{Digest, Sha256};
 
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Hellos of a stranger who knows the stream id but not its key, thrown at `keyorch send`.
+const FORGED_HELLOS: usize = 1_000;
+
+/// Connections opened to `keyorch send` that never say anything.
+const HALF_OPEN: usize = 200;
+
+/// Forged hellos under way at once.
+const FORGERS: usize = 32;
+
+/// `--liveness-timeout` of the transfer whose node is killed.
+const LIVENESS_TIMEOUT: Duration = Duration::from_secs(6);
+
 /// A dev node with Dave's witness service and a stream from Bob to Charlie.
 struct Setup {
+	/// Mutable: a test kills it.
 	node: Node,
 	client: NodeClient,
 	initiator: Party,
@@ -47,6 +66,11 @@ impl Setup {
 
 	/// Runs `keyorch` as `seed` with `args`, stderr into `<log>.log`.
 	fn keyorch(&self, seed: &str, log: &str, args: &[String]) -> Child {
+		self.keyorch_with(seed, log, args, &[])
+	}
+
+	/// [`Self::keyorch`] with `options` after the command's own arguments.
+	fn keyorch_with(&self, seed: &str, log: &str, args: &[String], options: &[&str]) -> Child {
 		let stream = format!("{:?}", self.stream);
 		let stderr = std::fs::File::create(self.path(&format!("{log}.log"))).expect("log file");
 		Command::new(cli_binary())
@@ -55,6 +79,7 @@ impl Setup {
 			.arg(&stream)
 			.args(&args[1..])
 			.args(["--witness-url", &self.node.ws_url()])
+			.args(options)
 			.stdin(Stdio::null())
 			.stdout(Stdio::piped())
 			.stderr(stderr)
@@ -96,7 +121,8 @@ fn receive_args(out: &Path, endpoints: &[String], extra: &[&str]) -> Vec<String>
 
 /// A file of `len` random bytes and its SHA-256.
 fn random_file(path: &Path, len: usize) -> String {
-	let bytes: Vec<u8> = (0..len).map(|_| rand::random()).collect();
+	let mut bytes = vec![0u8; len];
+	rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
 	std::fs::write(path, &bytes).expect("written");
 	digest(&bytes)
 }
@@ -218,4 +244,112 @@ async fn a_receiver_that_crashed_restarts_and_gets_the_rest() {
 	assert_eq!(stdout.trim(), format!("sha256 {hash} bytes {}", 12 << 20));
 	assert!(setup.log("receive").contains("asking for the rest"), "{}", logs());
 	assert!(setup.log("send").contains("initiator opened a new session"), "{}", logs());
+}
+
+/// Keys for epoch 0 of `stream` from a dealing of the stranger's own: what someone who knows
+/// the stream id, but holds no share, can make.
+fn forged_keys(stream: StreamId) -> StreamKeys {
+	let holders: Vec<_> = (0..2).map(|_| EncryptionSecret::from_bytes(rand::random())).collect();
+	let public: Vec<_> = holders.iter().map(EncryptionSecret::public_key).collect();
+	let context = DealContext { stream_id: stream.0, epoch: 0 };
+	let dealing = deal(&rand::random(), &context, 2, &public).expect("a dealing");
+	let shares: Vec<_> = (0..2)
+		.map(|i| dealing.records[i].open(&holders[i], &context, i as u8 + 1).expect("a share"))
+		.collect();
+	combine(&shares, &dealing.commitments).expect("two shares").derive_keys(None)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_hellos_and_half_open_connections_do_not_disturb_a_transfer() {
+	let setup = Setup::new(None).await;
+	let sent = setup.path("sent.bin");
+	let size = 64 << 20;
+	let hash = random_file(&sent, size);
+	let endpoints = endpoints(setup.dir.path());
+	let sender = setup.keyorch("//Charlie", "send", &send_args(&sent, &endpoints, 8_000_000));
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let out = setup.path("received.bin");
+	let receiver = setup.keyorch("//Bob", "receive", &receive_args(&out, &endpoints, &[]));
+	let logs = || format!("send:\n{}\nreceive:\n{}", setup.log("send"), setup.log("receive"));
+	wait_for_bytes(&out, 4 << 20, logs).await;
+
+	let tcp = endpoints[0].strip_prefix("tcp:").expect("a TCP endpoint");
+	let unix = setup.dir.path().join("transfer.sock");
+	let mut silent = Vec::new();
+	for i in 0..HALF_OPEN {
+		let connection: Box<dyn std::any::Any> = if i % 2 == 0 {
+			Box::new(tokio::net::TcpStream::connect(tcp).await.expect("a TCP connection"))
+		} else {
+			Box::new(tokio::net::UnixStream::connect(&unix).await.expect("a Unix connection"))
+		};
+		silent.push(connection);
+	}
+	let stream = setup.stream;
+	let refused = futures::stream::iter(0..FORGED_HELLOS)
+		.map(|_| async move {
+			let tcp = tokio::net::TcpStream::connect(tcp).await.expect("a TCP connection");
+			SecureStream::connect(tcp, forged_keys(stream), SecureConfig::default()).await.err()
+		})
+		.buffer_unordered(FORGERS)
+		.filter(|outcome| {
+			futures::future::ready(matches!(outcome, Some(SecureStreamError::AuthenticationFailed)))
+		})
+		.count()
+		.await;
+	assert_eq!(refused, FORGED_HELLOS, "every forged hello fails to authenticate: {}", logs());
+	assert!(
+		std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) < size as u64,
+		"the flood ended before the transfer: make the transfer slower\n{}",
+		logs()
+	);
+
+	let (code, stdout) = finish(receiver, "receive", logs);
+	assert_eq!(code, 0, "{}", logs());
+	assert_eq!(finish(sender, "send", logs).0, 0, "{}", logs());
+	assert_eq!(stdout.trim(), format!("sha256 {hash} bytes {size}"));
+	assert!(setup.log("send").contains("did not authenticate"), "{}", logs());
+	assert!(!setup.log("send").contains("new session over"), "{}", logs());
+	drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_their_node_dies_both_sides_stop_within_the_liveness_timeout() {
+	let mut setup = Setup::new(None).await;
+	let sent = setup.path("sent.bin");
+	let size = 64 << 20;
+	random_file(&sent, size);
+	let endpoints = endpoints(setup.dir.path());
+	let timeout = LIVENESS_TIMEOUT.as_secs().to_string();
+	let options = ["--liveness-timeout", timeout.as_str()];
+	let send = send_args(&sent, &endpoints, 2_000_000);
+	let sender = setup.keyorch_with("//Charlie", "send", &send, &options);
+	tokio::time::sleep(Duration::from_millis(500)).await;
+	let out = setup.path("received.bin");
+	let receive = receive_args(&out, &endpoints, &[]);
+	let receiver = setup.keyorch_with("//Bob", "receive", &receive, &options);
+	let logs = || format!("send:\n{}\nreceive:\n{}", setup.log("send"), setup.log("receive"));
+	wait_for_bytes(&out, 2 << 20, logs).await;
+
+	setup.node.kill();
+	let killed = Instant::now();
+	let logs = || format!("send:\n{}\nreceive:\n{}", setup.log("send"), setup.log("receive"));
+	for (child, what) in [(receiver, "receive"), (sender, "send")] {
+		let (code, _) = finish(child, what, logs);
+		assert_eq!(code, 4, "{what} stops as unreachable: {}", logs());
+	}
+	// The timeout, one liveness poll, and the peer's own timeout or its being told.
+	let stopped = killed.elapsed();
+	assert!(
+		stopped < LIVENESS_TIMEOUT + Duration::from_secs(5),
+		"stopped after {stopped:?}: {}",
+		logs()
+	);
+	let received = std::fs::metadata(&out).expect("partial file").len();
+	assert!(received < size as u64 / 2, "stopped long before the end ({received} bytes)");
+	for what in ["send", "receive"] {
+		let log = setup.log(what);
+		assert!(log.contains("paused: the stream is not confirmed live"), "{what}: {}", logs());
+		let error = log.lines().find(|line| line.starts_with("error: ")).unwrap_or_default();
+		assert!(error.contains("could not confirm on chain"), "{what} says why: {}", logs());
+	}
 }

@@ -12,15 +12,19 @@ use super::{Role, SecureStreamError};
 
 /// Hash prefix of the per-datagram session id.
 const DATAGRAM_LABEL: &[u8] = b"keyorch/v1/secure-datagram";
-/// Bytes of the counter in front of each frame.
+/// Bytes of the sending socket's id in front of each frame.
+const SENDER_LEN: usize = 16;
+/// Bytes of the counter after the sender id.
 const COUNTER_LEN: usize = 8;
+/// Bytes in front of each frame.
+const PREFIX_LEN: usize = SENDER_LEN + COUNTER_LEN;
 /// Counters the replay window remembers behind the highest one seen.
 const WINDOW: u64 = 1024;
 /// Largest UDP payload over IPv4.
 const MAX_UDP_PAYLOAD: usize = 65_507;
 
 /// Largest message one datagram carries.
-pub const MAX_DATAGRAM_PAYLOAD: usize = MAX_UDP_PAYLOAD - COUNTER_LEN - HEADER_LEN - TAG_LEN;
+pub const MAX_DATAGRAM_PAYLOAD: usize = MAX_UDP_PAYLOAD - PREFIX_LEN - HEADER_LEN - TAG_LEN;
 
 /// Counters of a [`SecureDatagram`] socket.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,8 +37,9 @@ pub struct DatagramCounters {
 	pub forged: u64,
 	/// Datagrams seen before, or older than the replay window.
 	pub replayed: u64,
-	/// Datagrams of another session or direction, of an unknown epoch, or of the previous
-	/// epoch after its grace window; also datagrams whose counter was tampered with.
+	/// Datagrams of another session, direction or sending socket, of an unknown epoch, or of
+	/// the previous epoch after its grace window; also datagrams whose counter or sender id was
+	/// tampered with.
 	pub wrong_context: u64,
 	/// Datagrams too short or whose header does not parse.
 	pub malformed: u64,
@@ -88,11 +93,12 @@ impl ReplayWindow {
 ///
 /// Semantics:
 ///
-/// - **Framing.** A datagram is `counter (8, big-endian) ‖ frame`. The counter numbers this
-///   side's datagrams 0, 1, 2, … in the session; the frame is sealed under the session id
-///   `SHA-256("keyorch/v1/secure-datagram" ‖ session_id ‖ direction ‖ counter)[..16]` at
-///   sequence 0, so every datagram has its own frame key and a tampered counter fails
-///   authentication.
+/// - **Framing.** A datagram is `sender (16) ‖ counter (8, big-endian) ‖ frame`. The sender id
+///   is drawn at random by each socket when it is made, inside this library; the counter
+///   numbers the socket's datagrams 0, 1, 2, …; the frame is sealed under the session id
+///   `SHA-256("keyorch/v1/secure-datagram" ‖ session_id ‖ sender ‖ direction ‖ counter)[..16]`
+///   at sequence 0, so every datagram has its own frame key and a tampered counter or sender
+///   id fails authentication.
 /// - **Loss and order.** Datagrams may be lost, duplicated or reordered; [`Self::recv`]
 ///   returns each authentic datagram at most once, in arrival order. A datagram more than
 ///   1024 counters behind the newest one accepted, or accepted before, is dropped as replayed.
@@ -100,10 +106,11 @@ impl ReplayWindow {
 ///   accepting the previous epoch for the grace window given to [`Self::new`]; after it, frames
 ///   under the retired key are rejected. Datagrams under an epoch this side does not hold yet
 ///   are dropped: install new keys on the receiving side first, or accept that loss.
-/// - **Sessions.** The session id must be fresh for every socket that starts counting at 0 —
-///   a side that restarts must use a new one (e.g. the id of a new [`super::SecureStream`]
-///   session, which also authenticated the peer); reusing one with its counter reset would
-///   reuse nonces.
+/// - **Sessions.** Two sockets never seal under the same frame key, even with the same
+///   session id and keys (a side that restarted and reused its session id): their sender ids
+///   differ. A socket accepts the datagrams of one peer socket only, the first whose datagram
+///   authenticates; a peer that restarts therefore needs a new socket on this side too, and
+///   datagrams of the old one cannot be replayed into the new session.
 ///
 /// Rejected datagrams are counted ([`Self::counters`]) and skipped.
 #[derive(Debug)]
@@ -111,6 +118,10 @@ pub struct SecureDatagram {
 	socket: UdpSocket,
 	role: Role,
 	session_id: SessionId,
+	/// This socket's sender id, drawn when it was made.
+	sender: [u8; SENDER_LEN],
+	/// The peer socket's sender id, once one of its datagrams authenticated.
+	peer: Option<[u8; SENDER_LEN]>,
 	current: StreamKeys,
 	previous: Option<(StreamKeys, Instant)>,
 	grace: Duration,
@@ -134,6 +145,8 @@ impl SecureDatagram {
 			socket,
 			role,
 			session_id,
+			sender: rand::random(),
+			peer: None,
 			current: keys,
 			previous: None,
 			grace,
@@ -167,14 +180,15 @@ impl SecureDatagram {
 			});
 		}
 		let counter = self.next_counter;
-		let mut datagram = vec![0u8; COUNTER_LEN + HEADER_LEN + message.len() + TAG_LEN];
-		datagram[..COUNTER_LEN].copy_from_slice(&counter.to_be_bytes());
-		let body = COUNTER_LEN + HEADER_LEN;
+		let mut datagram = vec![0u8; PREFIX_LEN + HEADER_LEN + message.len() + TAG_LEN];
+		datagram[..SENDER_LEN].copy_from_slice(&self.sender);
+		datagram[SENDER_LEN..PREFIX_LEN].copy_from_slice(&counter.to_be_bytes());
+		let body = PREFIX_LEN + HEADER_LEN;
 		datagram[body..body + message.len()].copy_from_slice(message);
 		let direction = self.role.send_direction();
 		self.current
-			.sender(direction, self.frame_session(direction, counter))
-			.seal_in_place(&mut datagram[COUNTER_LEN..], message.len())
+			.sender(direction, self.frame_session(&self.sender, direction, counter))
+			.seal_in_place(&mut datagram[PREFIX_LEN..], message.len())
 			.map_err(SecureStreamError::Frame)?;
 		self.next_counter += 1;
 		self.socket.send(&datagram).await?;
@@ -219,10 +233,16 @@ impl SecureDatagram {
 		Ok(())
 	}
 
-	fn frame_session(&self, direction: Direction, counter: u64) -> SessionId {
+	fn frame_session(
+		&self,
+		sender: &[u8; SENDER_LEN],
+		direction: Direction,
+		counter: u64,
+	) -> SessionId {
 		let digest = Sha256::new()
 			.chain_update(DATAGRAM_LABEL)
 			.chain_update(self.session_id)
+			.chain_update(sender)
 			.chain_update([direction as u8])
 			.chain_update(counter.to_be_bytes())
 			.finalize();
@@ -231,9 +251,15 @@ impl SecureDatagram {
 
 	/// Opens a datagram, or says why it is rejected.
 	fn open(&mut self, datagram: &mut [u8]) -> Result<Vec<u8>, Rejection> {
+		let (sender, rest) =
+			datagram.split_first_chunk_mut::<SENDER_LEN>().ok_or(Rejection::Malformed)?;
+		let sender = *sender;
 		let (counter, frame) =
-			datagram.split_first_chunk_mut::<COUNTER_LEN>().ok_or(Rejection::Malformed)?;
+			rest.split_first_chunk_mut::<COUNTER_LEN>().ok_or(Rejection::Malformed)?;
 		let counter = u64::from_be_bytes(*counter);
+		if self.peer.is_some_and(|peer| peer != sender) {
+			return Err(Rejection::WrongContext);
+		}
 		if !self.window.fresh(counter) {
 			return Err(Rejection::Replayed);
 		}
@@ -249,7 +275,7 @@ impl SecureDatagram {
 		};
 		let direction = self.role.receive_direction();
 		let payload = keys
-			.receiver(direction, self.frame_session(direction, counter))
+			.receiver(direction, self.frame_session(&sender, direction, counter))
 			.open_in_place(frame)
 			.map_err(|error| match error {
 				FrameError::FrameForged => Rejection::Forged,
@@ -257,6 +283,7 @@ impl SecureDatagram {
 				_ => Rejection::Malformed,
 			})?
 			.to_vec();
+		self.peer = Some(sender);
 		self.window.mark(counter);
 		Ok(payload)
 	}

@@ -73,6 +73,8 @@ pub(crate) enum Command {
 	},
 	/// End the stream with this error.
 	Fail(SecureStreamError),
+	/// Stop (`true`) or go on (`false`) taking messages and reading the transport.
+	Pause(bool),
 }
 
 /// The state a resume hello needs.
@@ -259,6 +261,8 @@ pub(crate) struct Driver {
 	ack_due: Option<Instant>,
 	/// Index of this side's finish frame, once sealed.
 	finish_at: Option<u64>,
+	/// Whether [`Command::Pause`] holds the stream.
+	paused: bool,
 	link: Option<Link>,
 	generation: u64,
 	events: mpsc::Sender<LinkEvent>,
@@ -294,6 +298,7 @@ impl Driver {
 			acked_to_peer: 0,
 			ack_due: None,
 			finish_at: None,
+			paused: false,
 			link: None,
 			generation: 0,
 			events,
@@ -313,9 +318,9 @@ impl Driver {
 		self.link = Some(Link::start(transport, self.generation, self.events.clone()));
 		let mut outgoing_open = true;
 		let outcome = loop {
-			let room = self.resend_bytes < self.config.resend_buffer_bytes;
-			let readable =
-				self.shared.unread.load(Ordering::Relaxed) < self.config.receive_buffer_bytes;
+			let room = !self.paused && self.resend_bytes < self.config.resend_buffer_bytes;
+			let readable = !self.paused
+				&& self.shared.unread.load(Ordering::Relaxed) < self.config.receive_buffer_bytes;
 			let ack_due = self.ack_due;
 			let step = tokio::select! {
 				command = commands.recv() => match command {
@@ -340,7 +345,7 @@ impl Driver {
 					},
 				},
 				Some(event) = self.events_rx.recv(), if readable => self.event(event),
-				() = self.shared.consumed.notified(), if !readable => Ok(()),
+				() = self.shared.consumed.notified(), if !readable && !self.paused => Ok(()),
 				() = sleep_until(ack_due.unwrap_or_else(Instant::now)), if ack_due.is_some() =>
 					self.seal_control(Kind::Ack, &[]),
 			};
@@ -388,6 +393,10 @@ impl Driver {
 				attached
 			},
 			Command::Fail(error) => Err(error),
+			Command::Pause(paused) => {
+				self.paused = paused;
+				Ok(())
+			},
 		}
 	}
 

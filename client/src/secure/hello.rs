@@ -32,8 +32,8 @@ pub(crate) struct KeyRing(BTreeMap<u32, Arc<StreamKeys>>);
 
 impl KeyRing {
 	/// A ring holding one epoch.
-	pub(crate) fn new(keys: StreamKeys) -> Self {
-		Self(BTreeMap::from([(keys.context().epoch, Arc::new(keys))]))
+	pub(crate) fn new(keys: Arc<StreamKeys>) -> Self {
+		Self(BTreeMap::from([(keys.context().epoch, keys)]))
 	}
 
 	/// The newest epoch's keys.
@@ -317,6 +317,12 @@ impl Incoming {
 	/// The stream the initiator claims (unauthenticated until the hello completes).
 	pub fn stream_id(&self) -> StreamId {
 		self.hello.stream_id
+	}
+
+	/// The newest epoch the initiator claims to hold (unauthenticated until the hello
+	/// completes).
+	pub fn epoch(&self) -> u32 {
+		self.hello.epoch
 	}
 
 	/// Whether the initiator resumes a session (rather than opening a new one).

@@ -187,10 +187,15 @@ pub enum EndReason {
 	/// The peer dropped every handle of the stream: nobody there sends, receives or
 	/// acknowledges any more. What it sent before is still delivered.
 	Abandoned = 4,
+	/// One side could not confirm on chain for its liveness timeout that the stream is still
+	/// live (its node unreachable or its chain stalled), and stopped rather than go on with a
+	/// stream that may have been revoked meanwhile.
+	Unconfirmed = 5,
 }
 
 impl EndReason {
-	const ALL: [Self; 4] = [Self::Revoked, Self::Expired, Self::Closed, Self::Abandoned];
+	const ALL: [Self; 5] =
+		[Self::Revoked, Self::Expired, Self::Closed, Self::Abandoned, Self::Unconfirmed];
 
 	fn from_byte(byte: u8) -> Option<Self> {
 		Self::ALL.into_iter().find(|r| *r as u8 == byte)
@@ -210,6 +215,7 @@ impl std::fmt::Display for EndReason {
 			Self::Expired => "expired",
 			Self::Closed => "closed",
 			Self::Abandoned => "abandoned by the peer",
+			Self::Unconfirmed => "stopped: its liveness could not be confirmed on chain",
 		})
 	}
 }

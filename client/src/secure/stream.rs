@@ -190,6 +190,14 @@ impl StreamControl {
 		self.terminated().await;
 	}
 
+	/// Pauses the stream (`true`) or lets it go on (`false`): while paused this side neither
+	/// takes messages to send nor reads the transport, so the peer soon stops too, held back by
+	/// missing acknowledgements. Hellos and commands still work. For a side that cannot confirm
+	/// for a moment that the stream may go on.
+	pub fn pause(&self, paused: bool) {
+		let _ = self.commands.send(Command::Pause(paused));
+	}
+
 	/// Resumes the session over a new transport (of any kind), after a cut or at any time;
 	/// frames the peer has not received are sent again. The initiator sends its hello; the
 	/// provider reads it first (use [`Self::resume_incoming`] if it was read already).
@@ -482,7 +490,7 @@ impl SecureStream {
 		keys: StreamKeys,
 		config: SecureConfig,
 	) -> Result<Self, SecureStreamError> {
-		let keys = KeyRing::new(keys);
+		let keys = KeyRing::new(Arc::new(keys));
 		let session_id: SessionId = rand::random();
 		let mut transport: BoxTransport = Box::new(transport);
 		let hello = initiate(&mut transport, HelloKind::New, &keys, session_id, 0);
@@ -501,10 +509,10 @@ impl SecureStream {
 	/// hello failures as for [`Self::connect`].
 	pub async fn accept(
 		mut incoming: Incoming,
-		keys: StreamKeys,
+		keys: impl Into<Arc<StreamKeys>>,
 		config: SecureConfig,
 	) -> Result<Self, SecureStreamError> {
-		let keys = KeyRing::new(keys);
+		let keys = KeyRing::new(keys.into());
 		let known = (!incoming.is_resume()).then_some(0);
 		if timed(config.hello_timeout, incoming.respond(&keys, known)).await? != 0 {
 			return Err(SecureStreamError::Protocol("a new session starts with nothing received"));

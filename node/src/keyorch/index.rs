@@ -21,6 +21,14 @@ const EPOCHS_KEPT: usize = 2;
 /// Ended streams remembered for "revoked" answers; the oldest are forgotten first.
 const ENDED_KEPT: usize = 4096;
 
+/// The DHT keys [`RecordIndex::add_epoch`] added and dropped.
+pub struct AddedEpoch {
+	/// The new epoch's keys, in holder order.
+	pub keys: Vec<[u8; 32]>,
+	/// The keys of the epoch no longer kept, whose records are to be dropped.
+	pub dropped: Vec<[u8; 32]>,
+}
+
 /// What the index knows of one stream.
 #[derive(Clone, Debug, Default, Encode, Decode, PartialEq, Eq)]
 pub struct StreamEntry {
@@ -84,13 +92,9 @@ impl<S: OffchainStorage> RecordIndex<S> {
 		}
 	}
 
-	/// Records a dealt epoch with `holders` holders; returns its DHT keys in holder order.
-	pub fn add_epoch(
-		&mut self,
-		stream: [u8; 32],
-		epoch: EpochIndex,
-		holders: usize,
-	) -> Vec<[u8; 32]> {
+	/// Records a dealt epoch with `holders` holders; returns its DHT keys in holder order, and
+	/// those of the epoch the chain no longer keeps since, if any.
+	pub fn add_epoch(&mut self, stream: [u8; 32], epoch: EpochIndex, holders: usize) -> AddedEpoch {
 		let context = DealContext { stream_id: stream, epoch };
 		let keys: Vec<_> = (1..=holders)
 			.filter_map(|holder| HolderIndex::try_from(holder).ok())
@@ -99,13 +103,27 @@ impl<S: OffchainStorage> RecordIndex<S> {
 		let entry = self.state.streams.entry(stream).or_default();
 		entry.epochs.insert(epoch, keys.clone());
 		self.by_key.extend(keys.iter().map(|key| (*key, stream)));
+		let mut dropped = Vec::new();
 		while entry.epochs.len() > EPOCHS_KEPT {
 			for key in entry.epochs.pop_first().map(|(_, keys)| keys).unwrap_or_default() {
 				self.by_key.remove(&key);
+				dropped.push(key);
 			}
 		}
 		self.dirty = true;
-		keys
+		AddedEpoch { keys, dropped }
+	}
+
+	/// Whether records of `epoch` of `stream` are served: the stream has not ended and the
+	/// epoch is one the chain keeps, as far as the index knows. A stream or epoch it has not
+	/// seen yet is served: records are checked against the chain before they are stored.
+	pub fn serves(&self, stream: &[u8; 32], epoch: EpochIndex) -> bool {
+		let Some(entry) = self.state.streams.get(stream) else { return true };
+		entry.ended.is_none()
+			&& entry
+				.epochs
+				.last_key_value()
+				.is_none_or(|(newest, _)| epoch.saturating_add(EPOCHS_KEPT as u32) > *newest)
 	}
 
 	/// Marks `stream` ended; returns the DHT keys of its records, to drop.
@@ -153,7 +171,7 @@ mod tests {
 	#[test]
 	fn keys_map_to_their_stream_and_survive_a_reload() {
 		let mut index = RecordIndex::load(Some(InMemOffchainStorage::default()));
-		let keys = index.add_epoch([1; 32], 0, 4);
+		let keys = index.add_epoch([1; 32], 0, 4).keys;
 		assert_eq!(keys.len(), 4);
 		assert_eq!(index.lookup(&keys[2]), Some(([1; 32], None)));
 		assert_eq!(index.live_keys(), keys);
@@ -168,15 +186,21 @@ mod tests {
 	#[test]
 	fn an_ended_stream_keeps_its_keys_for_answers_but_not_as_live() {
 		let mut index = RecordIndex::load(Some(InMemOffchainStorage::default()));
-		let first = index.add_epoch([2; 32], 0, 3);
-		let second = index.add_epoch([2; 32], 1, 3);
+		let first = index.add_epoch([2; 32], 0, 3).keys;
+		let second = index.add_epoch([2; 32], 1, 3).keys;
+		assert!(index.serves(&[2; 32], 0));
 		let third = index.add_epoch([2; 32], 2, 3);
 		// Only the current and previous epochs are kept, like on chain.
+		assert_eq!(third.dropped, first);
 		assert_eq!(index.lookup(&first[0]), None);
+		assert!(!index.serves(&[2; 32], 0) && index.serves(&[2; 32], 1));
+		let third = third.keys;
 
 		let dropped = index.end_stream([2; 32], StreamStatus::Revoked);
 		assert_eq!(dropped, [second.clone(), third].concat());
 		assert_eq!(index.lookup(&second[1]), Some(([2; 32], Some(StreamStatus::Revoked))));
 		assert!(index.live_keys().is_empty());
+		assert!(!index.serves(&[2; 32], 2));
+		assert!(index.serves(&[3; 32], 0), "an unknown stream is served");
 	}
 }

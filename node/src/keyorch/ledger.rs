@@ -107,6 +107,15 @@ impl Ledger {
 		self.client.runtime_api().stream_status(at, stream.into()).map_err(api_error)
 	}
 
+	/// A stream's status at the best block (`None`: unknown there).
+	pub fn best_stream_status(
+		&self,
+		stream: [u8; 32],
+	) -> Result<Option<StreamStatus>, LedgerError> {
+		let at = self.client.info().best_hash;
+		self.client.runtime_api().stream_status(at, stream.into()).map_err(api_error)
+	}
+
 	/// An open stream at the finalized block.
 	pub fn stream(
 		&self,

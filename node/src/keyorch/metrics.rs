@@ -1,7 +1,9 @@
 //! Counters of the overlay and the witness service, served by `keyorch_status` and, when the
 //! node runs Prometheus, as `keyorch_*` metrics beside Substrate's own.
 
-use prometheus_endpoint::{register, Counter, Gauge, PrometheusError, Registry, U64};
+use prometheus_endpoint::{
+	register, Counter, CounterVec, Gauge, Opts, PrometheusError, Registry, U64,
+};
 
 /// The node's keyorch metrics. Cloning shares the same counters.
 #[derive(Clone)]
@@ -24,8 +26,8 @@ pub struct Metrics {
 	pub shares_held: Gauge<U64>,
 	/// Share requests answered with a sealed share.
 	pub share_requests_served: Counter<U64>,
-	/// Share requests refused.
-	pub share_requests_refused: Counter<U64>,
+	/// Share requests refused, by reason (the `reason` label, see `Refusal::reason`).
+	pub share_requests_refused: CounterVec<U64>,
 }
 
 fn gauge(name: &str, help: &str) -> Gauge<U64> {
@@ -67,10 +69,11 @@ impl Metrics {
 				"keyorch_witness_requests_served_total",
 				"Share requests answered with a sealed share",
 			),
-			share_requests_refused: counter(
-				"keyorch_witness_requests_refused_total",
-				"Share requests refused",
-			),
+			share_requests_refused: CounterVec::new(
+				Opts::new("keyorch_witness_requests_refused_total", "Share requests refused"),
+				&["reason"],
+			)
+			.expect("static metric names, help texts and labels are valid; qed"),
 		};
 		if let Some(registry) = registry {
 			register(metrics.records_held.clone(), registry)?;

@@ -40,6 +40,8 @@ pub mod error_code {
 	pub const NO_SHARE: i32 = 7009;
 	/// This node is not the witness asked, or runs no witness service.
 	pub const WRONG_WITNESS: i32 = 7010;
+	/// Too many share requests, from this requester or from everyone: retry shortly.
+	pub const RATE_LIMITED: i32 = 7011;
 }
 
 /// What `keyorch_status` answers.
@@ -118,6 +120,7 @@ fn refusal_error(refusal: Refusal) -> ErrorObjectOwned {
 		Refusal::NoShare => NO_SHARE,
 		Refusal::WrongWitness => WRONG_WITNESS,
 		Refusal::Unavailable(_) => UNAVAILABLE,
+		Refusal::RateLimited => RATE_LIMITED,
 	};
 	let data = match &refusal {
 		Refusal::StreamEnded(status) => Some((*status).to_string()),
@@ -172,7 +175,7 @@ impl KeyorchApiServer for Keyorch {
 	async fn request_share(&self, request: Bytes) -> RpcResult<Bytes> {
 		let witness =
 			self.services.witness.as_ref().ok_or(Refusal::WrongWitness).map_err(refusal_error)?;
-		witness.request_share(&request).map(Bytes).map_err(refusal_error)
+		witness.request_share(&request).await.map(Bytes).map_err(refusal_error)
 	}
 
 	async fn status(&self) -> RpcResult<Status> {
@@ -188,7 +191,7 @@ impl KeyorchApiServer for Keyorch {
 			overlay,
 			shares_held: metrics.shares_held.get(),
 			requests_served: metrics.share_requests_served.get(),
-			requests_refused: metrics.share_requests_refused.get(),
+			requests_refused: self.services.witness.as_ref().map_or(0, |witness| witness.refused()),
 		})
 	}
 }

@@ -68,6 +68,10 @@ pub use weights::WeightInfo;
 /// Key type of the orchestrator key the off-chain worker signs with (`kord`).
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"kord");
 
+/// How many queue positions [`Pallet::pending_epochs`] reads per epoch it may return: the
+/// queue has holes where epochs were dealt out of order or their streams ended.
+pub const PENDING_PAGE_PROBES: u64 = 8;
+
 /// The orchestrator key: an sr25519 application key of type [`KEY_TYPE`].
 pub mod crypto {
 	use super::KEY_TYPE;
@@ -1781,19 +1785,41 @@ pub mod pallet {
 			Tombstones::<T>::get(stream)
 		}
 
-		/// All pending epochs with the orchestrators accepted now, in no particular order.
-		/// Iterates the whole queue: for the runtime API, never for on-chain logic.
-		pub fn pending_epochs() -> Vec<PendingEpochView<BlockNumberFor<T>>> {
+		/// The pending epochs in the dealing queue from position `from` on (the queue's head if
+		/// earlier), oldest first, with the orchestrators accepted now: at most `max` of them
+		/// (and at most `MaxDealingsPerBatch`), read from at most [`PENDING_PAGE_PROBES`] times
+		/// as many positions, so that a call's work is bounded however long the queue is.
+		/// `next` continues the walk.
+		pub fn pending_epochs(
+			from: QueuePosition,
+			max: u32,
+		) -> PendingEpochsPage<BlockNumberFor<T>> {
 			let now = frame_system::Pallet::<T>::block_number();
-			PendingEpochs::<T>::iter()
-				.map(|(stream, p)| PendingEpochView {
-					stream,
-					epoch: p.epoch,
-					requested_at: p.requested_at,
-					reason: p.reason,
-					authorized: Self::authorized_orchestrators(stream, p.epoch, now),
-				})
-				.collect()
+			let max = max.min(T::MaxDealingsPerBatch::get()) as usize;
+			let bounds = DealingQueueBounds::<T>::get();
+			let start = from.max(bounds.head);
+			let end = bounds
+				.tail
+				.min(start.saturating_add((max as u64).saturating_mul(PENDING_PAGE_PROBES)));
+			let mut epochs = Vec::new();
+			let mut position = start;
+			while position < end && epochs.len() < max {
+				let pending = DealingQueue::<T>::get(position)
+					.and_then(|entry| Some((entry.stream, PendingEpochs::<T>::get(entry.stream)?)))
+					.filter(|(_, pending)| pending.position == position);
+				if let Some((stream, p)) = pending {
+					epochs.push(PendingEpochView {
+						stream,
+						epoch: p.epoch,
+						requested_at: p.requested_at,
+						reason: p.reason,
+						authorized: Self::authorized_orchestrators(stream, p.epoch, now),
+						position,
+					});
+				}
+				position = position.saturating_add(1);
+			}
+			PendingEpochsPage { epochs, next: (position < bounds.tail).then_some(position) }
 		}
 
 		/// A participant's X25519 public key.

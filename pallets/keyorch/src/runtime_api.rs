@@ -14,11 +14,10 @@
 //! ```
 
 use crate::types::{
-	EpochIndex, EpochView, PendingEpochView, StreamId, StreamStatus, StreamView, Tombstone,
-	X25519PublicKey,
+	EpochIndex, EpochView, PendingEpochsPage, QueuePosition, StreamId, StreamStatus, StreamView,
+	Tombstone, X25519PublicKey,
 };
 use crate::OrchestratorId;
-use alloc::vec::Vec;
 use codec::Codec;
 
 sp_api::decl_runtime_apis! {
@@ -48,8 +47,9 @@ sp_api::decl_runtime_apis! {
 		/// `Pallet::may_request_share`.
 		fn may_request_share(stream: StreamId, requester: AccountId, witness: AccountId) -> bool;
 
-		/// Every pending epoch with the orchestrators accepted now. `Pallet::pending_epochs`.
-		fn pending_epochs() -> Vec<PendingEpochView<BlockNumber>>;
+		/// A page of the dealing queue from position `from` on, oldest first, with the
+		/// orchestrators accepted now: at most `max` epochs. `Pallet::pending_epochs`.
+		fn pending_epochs(from: QueuePosition, max: u32) -> PendingEpochsPage<BlockNumber>;
 
 		/// The orchestrator whose turn it is now to deal the pending `epoch`.
 		/// `Pallet::designated_orchestrator` at the current block.

@@ -1244,12 +1244,51 @@ fn pending_epochs_lists_work_for_orchestrators() {
 		let a = request();
 		let b = request();
 		deal(b);
-		let pending = Keyorch::pending_epochs();
-		assert_eq!(pending.len(), 1);
-		assert_eq!(pending[0].stream, a);
-		assert_eq!(pending[0].epoch, 0);
-		assert_eq!(pending[0].reason, RotationReason::Initial);
-		assert_eq!(pending[0].authorized, vec![orch(orch_with_rank(a, 0, 0))]);
+		let page = Keyorch::pending_epochs(0, 10);
+		assert_eq!(page.next, None);
+		assert_eq!(page.epochs.len(), 1);
+		let pending = &page.epochs[0];
+		assert_eq!((pending.stream, pending.epoch, pending.position), (a, 0, 0));
+		assert_eq!(pending.reason, RotationReason::Initial);
+		assert_eq!(pending.authorized, vec![orch(orch_with_rank(a, 0, 0))]);
+	});
+}
+
+#[test]
+fn pending_epochs_pages_the_queue_oldest_first_with_bounded_reads() {
+	new_test_ext().execute_with(|| {
+		setup();
+		let streams: Vec<StreamId> = (0..6).map(|_| request()).collect();
+		// Holes at positions 1 and 2.
+		deal(streams[1]);
+		deal(streams[2]);
+		let first = Keyorch::pending_epochs(0, 2);
+		let seen: Vec<_> = first.epochs.iter().map(|p| (p.stream, p.position)).collect();
+		assert_eq!(seen, vec![(streams[0], 0), (streams[3], 3)]);
+		assert_eq!(first.next, Some(4));
+		let rest = Keyorch::pending_epochs(4, 10);
+		let seen: Vec<_> = rest.epochs.iter().map(|p| p.stream).collect();
+		assert_eq!(seen, vec![streams[4], streams[5]]);
+		assert_eq!(rest.next, None);
+		// One epoch asked for: at most PENDING_PAGE_PROBES positions are read, so a page of
+		// holes only is empty and says where to go on.
+		let probes = PENDING_PAGE_PROBES as usize;
+		let many: Vec<StreamId> = (0..probes + 1).map(|_| request()).collect();
+		for stream in &many[..probes] {
+			deal(*stream);
+		}
+		let holes = Keyorch::pending_epochs(6, 1);
+		assert!(holes.epochs.is_empty());
+		assert_eq!(holes.next, Some(6 + PENDING_PAGE_PROBES));
+		let after = Keyorch::pending_epochs(holes.next.unwrap(), 1);
+		assert_eq!(after.epochs[0].stream, many[probes]);
+		// `max` is capped at a batch (requested a block later: one block's schedule is full).
+		System::set_block_number(2);
+		for _ in 0..MAX_BATCH {
+			request();
+		}
+		let capped = Keyorch::pending_epochs(0, u32::MAX);
+		assert_eq!(capped.epochs.len(), MAX_BATCH as usize);
 	});
 }
 

@@ -618,4 +618,15 @@ pub struct PendingEpochView<BlockNumber> {
 	pub reason: RotationReason,
 	/// The orchestrators whose submission is accepted now, designated one first.
 	pub authorized: Vec<OrchestratorId>,
+	/// Its place in the dealing queue: the oldest requests have the lowest.
+	pub position: QueuePosition,
+}
+
+/// One page of the dealing queue, oldest first, as the read API shows it.
+#[derive(Clone, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, TypeInfo)]
+pub struct PendingEpochsPage<BlockNumber> {
+	/// The pending epochs found on this page.
+	pub epochs: Vec<PendingEpochView<BlockNumber>>,
+	/// Where the next page starts, if the queue goes on.
+	pub next: Option<QueuePosition>,
 }

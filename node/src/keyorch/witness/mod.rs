@@ -8,24 +8,30 @@
 //!   key, under `<base path>/keyorch/witness/shares/`. Shares survive restarts; the plaintext
 //!   share exists only while a request is answered.
 //! - `keyorch_requestShare` answers a [`ShareReleaseRequest`] only if it is addressed to this
-//!   witness, unexpired, correctly signed, never seen before (nonces are kept until the request
-//!   expires, across restarts), and the finalized chain says the stream is live and the
-//!   requester is its initiator or provider. The answer is the share sealed to the requester's
-//!   registered key.
+//!   witness, unexpired, from the initiator or provider of a stream this witness holds a share
+//!   of, correctly signed, within the rate limits, the finalized chain says the stream is live
+//!   and the requester may ask, and its nonce was never seen before (nonces are kept until the
+//!   request expires, across restarts). The checks run cheapest first (see [`release`]), the
+//!   chain reads and the nonce's write off the async threads. The answer is the share sealed
+//!   to the requester's registered key. Refusals are counted by reason.
 //! - When a revocation, close or expiry is final, the stream's shares are deleted.
 
+mod nonces;
+mod release;
+mod vault;
+
 use std::{
-	collections::{BTreeMap, HashMap},
+	collections::{BTreeSet, HashMap},
 	path::{Path, PathBuf},
 	sync::{Arc, Mutex},
 };
 
-use codec::{Decode, Encode};
+use codec::Encode;
 use futures::StreamExt;
-use keyorch_client::{stream_status_name, Identity};
+use keyorch_client::Identity;
 use keyorch_primitives::{
 	record_dht_key, record_hash, Commitments, DealContext, EncryptionPublicKey, HolderIndex,
-	SealedShareAnswer, SealedShareRecord, ShareReleaseRequest, WireFormat, WireVersion,
+	SealedShareAnswer, SealedShareRecord, WireFormat, WireVersion,
 };
 use keyorch_runtime::{AccountId, BlockNumber};
 use sc_client_api::BlockchainEvents;
@@ -35,12 +41,12 @@ use super::{
 	metrics::Metrics,
 	overlay::{hex, Overlay},
 };
+use nonces::NonceLog;
+use release::{Prechecked, Release};
+use vault::Vault;
 
 /// Log target of the witness service.
 const LOG_TARGET: &str = "keyorch::witness";
-
-/// Longest validity a share request may ask for, in blocks: it bounds the nonces kept.
-pub const MAX_REQUEST_BLOCKS: BlockNumber = 100;
 
 /// Finalized blocks during which a share not yet in the DHT is looked for again.
 const FETCH_BLOCKS: BlockNumber = 40;
@@ -90,81 +96,49 @@ pub enum Refusal {
 	/// The request names another witness, or this node runs no witness service.
 	#[error("this node is not the witness asked")]
 	WrongWitness,
-	/// The chain could not be read.
+	/// The chain could not be read, or the nonce not recorded.
 	#[error("{0}")]
 	Unavailable(String),
+	/// Too many requests, from this requester or from everyone: retry shortly.
+	#[error("too many share requests: retry shortly")]
+	RateLimited,
+}
+
+impl Refusal {
+	/// The refusal's `reason` label on the refusal counter.
+	pub fn reason(&self) -> &'static str {
+		match self {
+			Self::StreamEnded(_) => "stream_ended",
+			Self::NotAuthorized(_) => "not_authorized",
+			Self::Replayed => "replayed",
+			Self::BadSignature => "bad_signature",
+			Self::Expired { .. } => "expired",
+			Self::Malformed(_) => "malformed",
+			Self::NoShare => "no_share",
+			Self::WrongWitness => "wrong_witness",
+			Self::Unavailable(_) => "unavailable",
+			Self::RateLimited => "rate_limited",
+		}
+	}
+
+	/// Every `reason` label.
+	pub const REASONS: [&'static str; 10] = [
+		"stream_ended",
+		"not_authorized",
+		"replayed",
+		"bad_signature",
+		"expired",
+		"malformed",
+		"no_share",
+		"wrong_witness",
+		"unavailable",
+		"rate_limited",
+	];
 }
 
 impl From<LedgerError> for Refusal {
 	fn from(error: LedgerError) -> Self {
 		Self::Unavailable(error.to_string())
-	}
-}
-
-/// Where the witness keeps its state.
-struct Vault {
-	dir: PathBuf,
-}
-
-impl Vault {
-	fn shares_dir(&self) -> PathBuf {
-		self.dir.join("shares")
-	}
-
-	fn share_path(&self, stream: &[u8; 32], epoch: u32) -> PathBuf {
-		self.shares_dir().join(format!("{}-{epoch}.record", hex(stream)))
-	}
-
-	fn nonces_path(&self) -> PathBuf {
-		self.dir.join("nonces.scale")
-	}
-
-	/// Writes `bytes` to `path` atomically (a crash leaves the old or the new file).
-	fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-		use std::{io::Write, os::unix::fs::OpenOptionsExt};
-		let temporary = path.with_extension("tmp");
-		let mut file = std::fs::OpenOptions::new()
-			.write(true)
-			.create(true)
-			.truncate(true)
-			.mode(0o600)
-			.open(&temporary)?;
-		file.write_all(bytes)?;
-		file.sync_all()?;
-		std::fs::rename(temporary, path)
-	}
-
-	fn load_share(&self, stream: &[u8; 32], epoch: u32) -> Option<SealedShareRecord> {
-		let bytes = std::fs::read(self.share_path(stream, epoch)).ok()?;
-		SealedShareRecord::decode_exact(&bytes).ok()
-	}
-
-	/// The stored shares' (stream prefix, epoch) file names.
-	fn share_files(&self) -> Vec<PathBuf> {
-		std::fs::read_dir(self.shares_dir())
-			.map(|entries| {
-				entries
-					.filter_map(|entry| entry.ok().map(|entry| entry.path()))
-					.filter(|path| path.extension().is_some_and(|ext| ext == "record"))
-					.collect()
-			})
-			.unwrap_or_default()
-	}
-
-	/// Deletes the shares of `stream` whose epoch `keep` rejects.
-	fn delete_shares(&self, stream: &[u8; 32], keep: impl Fn(u32) -> bool) {
-		let prefix = format!("{}-", hex(stream));
-		for path in self.share_files() {
-			let Some(name) = path.file_stem().and_then(|name| name.to_str()) else { continue };
-			let Some(epoch) = name.strip_prefix(&prefix).and_then(|e| e.parse().ok()) else {
-				continue;
-			};
-			if !keep(epoch) {
-				if let Err(error) = std::fs::remove_file(&path) {
-					log::warn!(target: LOG_TARGET, "deleting {}: {error}", path.display());
-				}
-			}
-		}
 	}
 }
 
@@ -185,8 +159,9 @@ pub struct Witness {
 	account: AccountId,
 	vault: Vault,
 	ledger: Ledger,
-	/// Nonces of accepted requests with their last valid block.
-	nonces: Mutex<BTreeMap<[u8; 32], BlockNumber>>,
+	release: Release,
+	/// Nonces of answered requests.
+	nonces: Mutex<NonceLog>,
 	metrics: Metrics,
 }
 
@@ -201,6 +176,17 @@ pub enum StartError {
 		/// What is wrong.
 		reason: String,
 	},
+	/// The nonce log cannot be opened.
+	#[error("witness nonce log {path}: {reason}")]
+	Nonces {
+		/// The file.
+		path: String,
+		/// What is wrong.
+		reason: String,
+	},
+	/// The chain cannot be read at start-up.
+	#[error("witness start-up: {0}")]
+	Ledger(#[from] LedgerError),
 	/// The state directory cannot be created.
 	#[error("witness state directory {dir}: {reason}")]
 	Dir {
@@ -241,17 +227,32 @@ impl Witness {
 			dir: vault.dir.display().to_string(),
 			reason: e.to_string(),
 		})?;
-		let nonces = std::fs::read(vault.nonces_path())
-			.ok()
-			.and_then(|bytes| BTreeMap::decode(&mut &bytes[..]).ok())
-			.unwrap_or_default();
+		let (now, _) = ledger.finalized();
+		let nonces = NonceLog::open(vault.nonces_path(), &vault.legacy_nonces_path(), now)
+			.map_err(|e| StartError::Nonces {
+				path: vault.nonces_path().display().to_string(),
+				reason: e.to_string(),
+			})?;
 		let account = identity.signer().account_id();
 		log::info!(target: LOG_TARGET, "witness service for {account}");
+		let release = Release::new(account.clone());
+		// The parties of the streams whose shares survived a restart.
+		let streams: BTreeSet<[u8; 32]> =
+			vault.shares().into_iter().map(|(stream, _, _)| stream).collect();
+		for stream in streams {
+			let Some(view) = ledger.stream(stream)? else { continue };
+			if let [initiator, provider, ..] = &view.holders[..] {
+				release
+					.parties()
+					.insert(stream, [initiator.account.clone(), provider.account.clone()]);
+			}
+		}
 		let witness = Arc::new(Self {
 			identity,
 			account,
 			vault,
 			ledger,
+			release,
 			nonces: Mutex::new(nonces),
 			metrics,
 		});
@@ -266,7 +267,7 @@ impl Witness {
 	}
 
 	fn refresh_gauge(&self) {
-		self.metrics.shares_held.set(self.vault.share_files().len() as u64);
+		self.metrics.shares_held.set(self.vault.shares().len() as u64);
 	}
 
 	async fn follow(self: Arc<Self>, overlay: Overlay) {
@@ -285,6 +286,7 @@ impl Witness {
 			}
 			let (now, _) = self.ledger.finalized();
 			wanted.retain(|_, share| share.until >= now);
+			self.release.forget_idle_requesters();
 			// Many epochs may be final at once: fetch their records side by side.
 			let keys: Vec<_> = wanted.keys().copied().collect();
 			let mut fetched = futures::stream::iter(keys)
@@ -320,6 +322,9 @@ impl Witness {
 					log::warn!(target: LOG_TARGET, "epoch {epoch} of {} is malformed", hex(&stream));
 					return;
 				};
+				if let [initiator, provider, ..] = &holders[..] {
+					self.release.parties().insert(stream, [initiator.clone(), provider.clone()]);
+				}
 				let key = record_dht_key(&DealContext { stream_id: stream, epoch }, holder);
 				let until = self.ledger.finalized().0 + FETCH_BLOCKS;
 				let commitments = Commitments { version: WireVersion::V1, points };
@@ -340,6 +345,7 @@ impl Witness {
 			},
 			LedgerEvent::StreamEnded { stream, status } => {
 				wanted.retain(|_, share| share.stream != stream);
+				self.release.parties().remove(&stream);
 				self.vault.delete_shares(&stream, |_| false);
 				log::info!(
 					target: LOG_TARGET,
@@ -379,78 +385,61 @@ impl Witness {
 	}
 
 	/// Answers a SCALE-encoded [`ShareReleaseRequest`] with a SCALE-encoded
-	/// [`SealedShareAnswer`].
-	pub fn request_share(&self, request: &[u8]) -> Result<Vec<u8>, Refusal> {
-		let answer = self.answer(request);
+	/// [`SealedShareAnswer`]: the checks that need neither the chain nor storage here, the rest
+	/// on a blocking thread.
+	pub async fn request_share(self: &Arc<Self>, request: &[u8]) -> Result<Vec<u8>, Refusal> {
+		let (now, _) = self.ledger.finalized();
+		let answer = match self.release.precheck(request, now) {
+			Ok(checked) => {
+				let witness = self.clone();
+				tokio::task::spawn_blocking(move || witness.answer(checked))
+					.await
+					.unwrap_or_else(|_| Err(Refusal::Unavailable("the answer failed".into())))
+			},
+			Err(refusal) => Err(refusal),
+		};
 		match &answer {
 			Ok(_) => self.metrics.share_requests_served.inc(),
 			Err(refusal) => {
 				log::debug!(target: LOG_TARGET, "share request refused: {refusal}");
-				self.metrics.share_requests_refused.inc()
+				self.metrics.share_requests_refused.with_label_values(&[refusal.reason()]).inc()
 			},
 		}
 		answer
 	}
 
-	fn answer(&self, request: &[u8]) -> Result<Vec<u8>, Refusal> {
-		use keyorch_primitives::Error;
-		let request = ShareReleaseRequest::decode_exact(request)
-			.map_err(|_| Refusal::Malformed("not a SCALE ShareReleaseRequest"))?;
-		let (now, _) = self.ledger.finalized();
-		let terms = &request.terms;
-		request.check(self.account.as_ref(), now).map_err(|error| match error {
-			Error::WrongContext => Refusal::WrongWitness,
-			Error::Expired { expires_at, now } => Refusal::Expired { expires_at, now },
-			_ => Refusal::BadSignature,
-		})?;
-		if terms.expires_at > now + MAX_REQUEST_BLOCKS {
-			return Err(Refusal::Malformed("valid for more than 100 blocks"));
-		}
-		self.use_nonce(terms.nonce, terms.expires_at, now)?;
+	/// Share requests refused so far, all reasons together.
+	pub fn refused(&self) -> u64 {
+		Refusal::REASONS
+			.iter()
+			.map(|reason| self.metrics.share_requests_refused.with_label_values(&[reason]).get())
+			.sum()
+	}
 
-		let stream = terms.stream_id;
-		let requester = AccountId::from(terms.requester);
-		match self.ledger.stream_status(stream)? {
-			None => return Err(Refusal::NotAuthorized("unknown stream")),
-			Some(status) if status.has_ended() => {
-				return Err(Refusal::StreamEnded(stream_status_name(status)))
-			},
-			Some(_) => {},
-		}
-		if !self.ledger.may_request_share(stream, requester.clone(), self.account.clone())? {
-			return Err(Refusal::NotAuthorized(
-				"the requester is not the stream's initiator or provider, or it is not live",
-			));
-		}
-		let requester_key = self
-			.ledger
-			.participant_key(requester)?
-			.ok_or(Refusal::NotAuthorized("the requester has no registered encryption key"))?;
-		let record = self.vault.load_share(&stream, terms.epoch).ok_or(Refusal::NoShare)?;
+	/// The chain's word, the share, and the nonce recorded last: blocking.
+	fn answer(&self, checked: Prechecked) -> Result<Vec<u8>, Refusal> {
+		let requester_key = self.release.authorize(&self.ledger, &checked)?;
+		let Prechecked { request, .. } = checked;
+		let terms = &request.terms;
+		let record =
+			self.vault.load_share(&terms.stream_id, terms.epoch).ok_or(Refusal::NoShare)?;
 		let share = record
 			.open(self.identity.encryption_secret(), &terms.context(), record.holder_index)
 			.map_err(|_| Refusal::NoShare)?;
+		let (now, _) = self.ledger.finalized();
+		let fresh = self
+			.nonces
+			.lock()
+			.unwrap_or_else(|poisoned| poisoned.into_inner())
+			.record(terms.nonce, terms.expires_at, now)
+			.map_err(|e| Refusal::Unavailable(format!("cannot record the nonce: {e}")))?;
+		if !fresh {
+			return Err(Refusal::Replayed);
+		}
 		let seed = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
 		let answer =
 			SealedShareAnswer::seal(&seed, &share, &request, &EncryptionPublicKey(requester_key))
 				.map_err(|_| Refusal::NotAuthorized("the requester's encryption key is unusable"))?;
 		Ok(answer.encode())
-	}
-
-	/// Records `nonce` as used until `expires_at`; refuses one already used.
-	fn use_nonce(
-		&self,
-		nonce: [u8; 32],
-		expires_at: BlockNumber,
-		now: BlockNumber,
-	) -> Result<(), Refusal> {
-		let mut nonces = self.nonces.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-		nonces.retain(|_, until| *until >= now);
-		if nonces.insert(nonce, expires_at).is_some() {
-			return Err(Refusal::Replayed);
-		}
-		// Persisted before answering, so a restart cannot make a used nonce fresh again.
-		Vault::write(&self.vault.nonces_path(), &nonces.encode())
-			.map_err(|e| Refusal::Unavailable(format!("cannot record the nonce: {e}")))
 	}
 }
