@@ -191,6 +191,16 @@ impl NodeClient {
 		Ok(value.map(|bytes| bytes.0))
 	}
 
+	/// The timestamp of block `at`, in milliseconds since the Unix epoch (`pallet_timestamp`).
+	pub async fn timestamp(&self, at: H256) -> Result<u64, Error> {
+		let key = [sp_crypto_hashing::twox_128(b"Timestamp"), sp_crypto_hashing::twox_128(b"Now")]
+			.concat();
+		let malformed = |detail: String| Error::Malformed { method: "state_getStorage", detail };
+		let raw =
+			self.storage(&key, Some(at)).await?.ok_or_else(|| malformed("no timestamp".into()))?;
+		u64::decode(&mut &raw[..]).map_err(|e| malformed(e.to_string()))
+	}
+
 	/// The runtime events of block `at`.
 	pub async fn events(&self, at: H256) -> Result<Vec<RuntimeEvent>, Error> {
 		Ok(self.event_records(at).await?.into_iter().map(|record| record.event).collect())

@@ -3,11 +3,18 @@
 //! stream ends, on both sides, once its revocation, close or expiry is final.
 //!
 //! It fails closed: the link asks the node every [`LIVENESS_POLL`] whether the stream is live in
-//! a best block newer than the last one that said so. When that cannot be confirmed for half
-//! of [`ChainLink::liveness_timeout`] (the node unreachable, its chain stalled, or the stream
-//! ended in a best block that is not final yet) the secure stream pauses; after the whole
-//! timeout it ends, on both sides, with [`EndReason::Unconfirmed`]. A failing node never
-//! leaves the transfer going on unchecked.
+//! its best block, and counts the stream confirmed live up to that block's timestamp. When the
+//! newest confirmation is older than half of [`ChainLink::liveness_timeout`] by this machine's
+//! clock (the node unreachable, its chain stalled, or the stream ended in a best block that is
+//! not final yet) the secure stream pauses; once it is older than the whole timeout the stream
+//! ends, on both sides, with [`EndReason::Unconfirmed`]. A failing node never leaves the
+//! transfer going on unchecked.
+//!
+//! Block time rather than the arrival of new blocks is what counts, because a `--dev` chain
+//! seals a burst of transactions ahead of the wall clock and then makes no block until the
+//! clock has caught up. A block stamped ahead of this machine's clock confirms the stream only
+//! up to the moment the node said so, so an unreachable node is noticed in time all the same;
+//! a clock ahead of the chain's shortens the timeout by as much.
 
 use std::{future::Future, pin::Pin, time::Duration};
 
@@ -88,11 +95,11 @@ pub struct ChainLink<'a> {
 	pub liveness_timeout: Duration,
 }
 
-/// When the stream was last confirmed live, and what went wrong since.
+/// Until when the stream is confirmed live, and what went wrong since.
 struct Liveness {
-	/// When the last confirmation came.
-	at: Instant,
-	/// The best block it came from.
+	/// The newest block time, in Unix milliseconds, at which the stream was live.
+	until: u64,
+	/// The best block that said so.
 	block: Option<u32>,
 	/// What failed since, if anything did.
 	problem: Option<String>,
@@ -100,16 +107,38 @@ struct Liveness {
 	paused: bool,
 }
 
+/// This machine's clock, in Unix milliseconds.
+fn wall_clock_millis() -> u64 {
+	std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.map_or(0, |since| since.as_millis() as u64)
+}
+
 impl Liveness {
-	/// Counts the stream as live in best block `block` if that is newer than the last one: a
-	/// node whose chain stands still confirms nothing.
-	fn confirm(&mut self, block: u32) -> bool {
-		if self.block.is_some_and(|last| block <= last) {
-			self.problem.get_or_insert_with(|| format!("the best block stays #{block}"));
-			return false;
+	/// Confirmed live as the link starts.
+	fn new() -> Self {
+		Self { until: wall_clock_millis(), block: None, problem: None, paused: false }
+	}
+
+	/// The stream is live in best block `block`, made at `timestamp`. That confirms it up to
+	/// the block's time, but never past this machine's now: a block stamped ahead of the clock
+	/// confirms the stream only as long as the node keeps answering.
+	fn confirm(&mut self, block: u32, timestamp: u64) {
+		let now = wall_clock_millis();
+		let until = timestamp.min(now);
+		if until <= self.until {
+			let age = Duration::from_millis(now.saturating_sub(timestamp));
+			self.problem = Some(format!("the best block, #{block}, was made {age:?} ago"));
+			return;
 		}
-		*self = Self { at: Instant::now(), block: Some(block), problem: None, paused: self.paused };
-		true
+		self.until = until;
+		self.block = Some(block);
+		self.problem = None;
+	}
+
+	/// How long the stream has gone without a confirmation, by this machine's clock.
+	fn unconfirmed(&self) -> Duration {
+		Duration::from_millis(wall_clock_millis().saturating_sub(self.until))
 	}
 
 	/// Why the stream is not confirmed live.
@@ -155,8 +184,7 @@ impl NodeClient {
 		let mut reporting: Option<Reporting<'_>> = None;
 		let mut usage_poll = tokio::time::interval(USAGE_POLL);
 		let mut liveness_poll = tokio::time::interval(LIVENESS_POLL);
-		let mut liveness =
-			Liveness { at: Instant::now(), block: None, problem: None, paused: false };
+		let mut liveness = Liveness::new();
 		loop {
 			tokio::select! {
 				update = updates.next(), if follow_again.is_none() => match update {
@@ -221,16 +249,10 @@ impl NodeClient {
 				},
 				_ = liveness_poll.tick() => {
 					match self.live_in_best_block(link.stream).await {
-						Ok(block) => {
-							if liveness.confirm(block) && liveness.paused {
-								liveness.paused = false;
-								control.pause(false);
-								on_event(LinkEvent::Unpaused { block });
-							}
-						},
+						Ok((block, timestamp)) => liveness.confirm(block, timestamp),
 						Err(problem) => liveness.problem = Some(problem),
 					}
-					let unconfirmed = liveness.at.elapsed();
+					let unconfirmed = liveness.unconfirmed();
 					if unconfirmed >= link.liveness_timeout {
 						control.end(EndReason::Unconfirmed).await;
 						return Err(Error::LivenessUnconfirmed {
@@ -238,23 +260,30 @@ impl NodeClient {
 							reason: liveness.reason(),
 						});
 					}
-					if unconfirmed >= link.liveness_timeout / 2 && !liveness.paused {
-						liveness.paused = true;
-						control.pause(true);
-						on_event(LinkEvent::Paused { reason: liveness.reason() });
+					let confirmed = unconfirmed < link.liveness_timeout / 2;
+					if confirmed == liveness.paused {
+						liveness.paused = !confirmed;
+						control.pause(liveness.paused);
+						on_event(match (liveness.paused, liveness.block) {
+							(false, Some(block)) => LinkEvent::Unpaused { block },
+							_ => LinkEvent::Paused { reason: liveness.reason() },
+						});
 					}
 				},
 			}
 		}
 	}
 
-	/// The number of the node's best block if `stream` is live in it; else why not.
-	async fn live_in_best_block(&self, stream: StreamId) -> Result<u32, String> {
+	/// The number and timestamp of the node's best block if `stream` is live in it; else why
+	/// not.
+	async fn live_in_best_block(&self, stream: StreamId) -> Result<(u32, u64), String> {
 		let ask = async {
 			let hash = self.best_hash().await.map_err(|e| e.to_string())?;
 			let number = self.header(Some(hash)).await.map_err(|e| e.to_string())?.number;
 			match self.stream_status(stream, Some(hash)).await.map_err(|e| e.to_string())? {
-				Some(StreamStatus::Live) => Ok(number),
+				Some(StreamStatus::Live) => {
+					Ok((number, self.timestamp(hash).await.map_err(|e| e.to_string())?))
+				},
 				Some(status) => Err(format!(
 					"the stream is {} in best block #{number}",
 					crate::stream_status_name(status)
@@ -265,5 +294,33 @@ impl NodeClient {
 		tokio::time::timeout(LIVENESS_ANSWER_TIMEOUT, ask).await.unwrap_or_else(|_| {
 			Err(format!("no answer from the node in {LIVENESS_ANSWER_TIMEOUT:?}"))
 		})
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_block_stamped_ahead_of_the_clock_confirms_only_up_to_now() {
+		let mut liveness = Liveness::new();
+		liveness.until -= 10_000;
+		let ahead = wall_clock_millis() + 60_000;
+		liveness.confirm(1, ahead);
+		assert!(liveness.until <= wall_clock_millis(), "never confirmed past now");
+		assert_eq!(liveness.block, Some(1));
+		liveness.until -= 10_000;
+		liveness.confirm(1, ahead);
+		assert!(liveness.unconfirmed() < Duration::from_secs(1), "the same block, asked again");
+	}
+
+	#[test]
+	fn a_chain_that_stands_still_confirms_nothing_more() {
+		let mut liveness = Liveness::new();
+		let before = liveness.until;
+		liveness.confirm(7, before - 5_000);
+		assert_eq!(liveness.until, before);
+		assert_eq!(liveness.block, None);
+		assert!(liveness.reason().contains("#7"), "{}", liveness.reason());
 	}
 }

@@ -78,7 +78,7 @@ fn assert_dealt_within(outcome: &Burst, streams: usize, within: u32) {
 	let last_request = followed.last_requested().expect("requests seen");
 	let limit = last_request + within;
 	let late: Vec<_> =
-		followed.streams.iter().filter(|s| s.dealt.map_or(true, |block| block > limit)).collect();
+		followed.streams.iter().filter(|s| s.dealt.is_none_or(|block| block > limit)).collect();
 	assert!(
 		late.is_empty(),
 		"{} of {streams} epochs 0 not dealt by block {limit} (last request in block \

@@ -349,10 +349,10 @@ mod tests {
 		sync::atomic::{AtomicU32, Ordering},
 	};
 
-	use keyorch_primitives::{record_dht_key, DealContext, EncryptionPublicKey, WireVersion};
-	use libp2p::kad::RecordKey;
+	use keyorch_primitives::record_dht_key;
 
 	use super::*;
+	use crate::keyorch::overlay::sample_record;
 
 	/// A chain that commits to the epochs in `final_epochs` and has the streams of
 	/// `best_streams` in its best chain.
@@ -390,19 +390,6 @@ mod tests {
 		}
 	}
 
-	fn record(stream: [u8; 32], epoch: u32) -> Record {
-		let sealed = SealedShareRecord {
-			version: WireVersion::V1,
-			stream_id: stream,
-			epoch,
-			holder_index: 1,
-			ephemeral_key: EncryptionPublicKey([3; 32]),
-			ciphertext: [4; 48],
-		};
-		let key = record_dht_key(&DealContext { stream_id: stream, epoch }, 1);
-		Record::new(RecordKey::new(&key), codec::Encode::encode(&sealed))
-	}
-
 	fn admitter(chain: &Arc<Chain>) -> (Admitter<Arc<Chain>>, mpsc::UnboundedReceiver<Accepted>) {
 		let (accepted, receiver) = mpsc::unbounded_channel();
 		let admitter = Admitter {
@@ -424,18 +411,19 @@ mod tests {
 		let (mut admitter, mut accepted) = admitter(&chain);
 		let rogue = Source::Peer(PeerId::random());
 		for n in 0..100u8 {
-			let verdict = admitter.admit(rogue, record([100 + n; 32], 0), Purpose::Store, 10);
+			let verdict =
+				admitter.admit(rogue, sample_record([100 + n; 32], 0), Purpose::Store, 10);
 			assert!(matches!(verdict, Verdict::Refused(_)), "{verdict:?}");
 		}
 		assert_eq!(admitter.pending.len(), 0);
 		// A final epoch is stored; one in the best chain only waits, and is stored once final.
 		let honest = Source::Peer(PeerId::random());
 		assert_eq!(
-			admitter.admit(honest, record([1; 32], 0), Purpose::Store, 10),
+			admitter.admit(honest, sample_record([1; 32], 0), Purpose::Store, 10),
 			Verdict::Accepted(9)
 		);
 		assert_eq!(
-			admitter.admit(honest, record([2; 32], 0), Purpose::Store, 10),
+			admitter.admit(honest, sample_record([2; 32], 0), Purpose::Store, 10),
 			Verdict::Waiting
 		);
 		assert_eq!(admitter.pending.len(), 1);
@@ -455,7 +443,7 @@ mod tests {
 		});
 		let (mut admitter, _accepted) = admitter(&chain);
 		let until = 1 + PENDING_BLOCKS;
-		admitter.admit(Source::Local, record([2; 32], 0), Purpose::Store, until);
+		admitter.admit(Source::Local, sample_record([2; 32], 0), Purpose::Store, until);
 		chain.finalized.store(until + 1, Ordering::SeqCst);
 		admitter.recheck_pending();
 		assert_eq!(admitter.pending.len(), 0);

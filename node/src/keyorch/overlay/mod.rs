@@ -255,3 +255,21 @@ pub fn start<S: OffchainStorage + 'static>(
 pub fn hex(bytes: &[u8; 32]) -> String {
 	format!("0x{}", sp_core::hexdisplay::HexDisplay::from(bytes))
 }
+
+/// A well-formed sealed record of holder 1 for `stream`'s `epoch`, for the modules' tests.
+#[cfg(test)]
+fn sample_record(stream: [u8; 32], epoch: u32) -> libp2p::kad::Record {
+	use keyorch_primitives::{
+		record_dht_key, DealContext, EncryptionPublicKey, SealedShareRecord, WireVersion,
+	};
+	let sealed = SealedShareRecord {
+		version: WireVersion::V1,
+		stream_id: stream,
+		epoch,
+		holder_index: 1,
+		ephemeral_key: EncryptionPublicKey([3; 32]),
+		ciphertext: [4; 48],
+	};
+	let key = record_dht_key(&DealContext { stream_id: stream, epoch }, 1);
+	libp2p::kad::Record::new(libp2p::kad::RecordKey::new(&key), codec::Encode::encode(&sealed))
+}

@@ -121,24 +121,11 @@ impl<S: OffchainStorage> RecordStore for ValidatedStore<S> {
 
 #[cfg(test)]
 mod tests {
-	use keyorch_primitives::{record_dht_key, DealContext, EncryptionPublicKey, WireVersion};
 	use keyorch_runtime::pallet_keyorch::types::StreamStatus;
 	use sp_core::offchain::storage::InMemOffchainStorage;
 
 	use super::*;
-
-	fn sealed(stream: [u8; 32], epoch: u32) -> Record {
-		let sealed = SealedShareRecord {
-			version: WireVersion::V1,
-			stream_id: stream,
-			epoch,
-			holder_index: 1,
-			ephemeral_key: EncryptionPublicKey([3; 32]),
-			ciphertext: [4; 48],
-		};
-		let key = record_dht_key(&DealContext { stream_id: stream, epoch }, 1);
-		Record::new(RecordKey::new(&key), codec::Encode::encode(&sealed))
-	}
+	use crate::keyorch::overlay::sample_record;
 
 	fn store() -> ValidatedStore<InMemOffchainStorage> {
 		let index = RecordIndex::load(Some(InMemOffchainStorage::default()));
@@ -148,7 +135,7 @@ mod tests {
 	#[test]
 	fn records_of_ended_streams_and_old_epochs_are_neither_served_nor_stored() {
 		let mut store = store();
-		let (live, old) = (sealed([1; 32], 0), sealed([2; 32], 0));
+		let (live, old) = (sample_record([1; 32], 0), sample_record([2; 32], 0));
 		store.put(live.clone()).expect("a live stream's record");
 		store.put(old.clone()).expect("an epoch the index does not know yet");
 		assert!(store.get(&live.key).is_some());
@@ -167,7 +154,7 @@ mod tests {
 	#[test]
 	fn a_record_under_another_key_is_not_served() {
 		let mut store = store();
-		let mut moved = sealed([1; 32], 0);
+		let mut moved = sample_record([1; 32], 0);
 		moved.key = RecordKey::new(&[9u8; 32]);
 		assert!(store.put(moved.clone()).is_err());
 		let garbage = Record::new(RecordKey::new(&[8u8; 32]), vec![1, 2, 3]);

@@ -28,7 +28,7 @@ use std::{
 
 use codec::Encode;
 use futures::StreamExt;
-use keyorch_client::Identity;
+use keyorch_client::{stream_status_name, Identity};
 use keyorch_primitives::{
 	record_dht_key, record_hash, Commitments, DealContext, EncryptionPublicKey, HolderIndex,
 	SealedShareAnswer, SealedShareRecord, WireFormat, WireVersion,
@@ -345,7 +345,7 @@ impl Witness {
 			},
 			LedgerEvent::StreamEnded { stream, status } => {
 				wanted.retain(|_, share| share.stream != stream);
-				self.release.parties().remove(&stream);
+				self.release.parties().end(&stream, stream_status_name(status));
 				self.vault.delete_shares(&stream, |_| false);
 				log::info!(
 					target: LOG_TARGET,

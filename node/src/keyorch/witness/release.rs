@@ -5,14 +5,19 @@
 //! 1. [`Release::precheck`]: the request decodes, is addressed to this witness, is not expired
 //!    and asks for at most [`MAX_REQUEST_BLOCKS`] of validity; its requester is the initiator
 //!    or provider of a stream this witness was dealt a share of ([`Parties`], kept from the
-//!    chain's events); the total rate of signature checks allows one more; the signature
-//!    verifies; the requester's own rate allows one more.
+//!    chain's events; a party of a stream that ended lately is told so at once); the total
+//!    rate of signature checks allows one more; the signature verifies; the requester's own
+//!    rate allows one more.
 //! 2. [`Release::authorize`]: the finalized chain says the stream is live and the requester
 //!    may ask, and gives the requester's registered encryption key.
 //!
 //! The witness then loads the share and records the nonce, last (see `Witness::answer`).
 
-use std::{collections::HashMap, num::NonZeroU32, sync::RwLock};
+use std::{
+	collections::{HashMap, VecDeque},
+	num::NonZeroU32,
+	sync::RwLock,
+};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use keyorch_client::stream_status_name;
@@ -71,25 +76,73 @@ impl ReleaseChain for Ledger {
 	}
 }
 
-/// The initiator and provider of every stream this witness was dealt a share of.
+/// How many ended streams [`Parties`] remembers, so their parties hear "ended" rather than
+/// "not authorized"; the oldest is forgotten first.
+const ENDED_REMEMBERED: usize = 16_384;
+
+/// The initiator and provider of every stream this witness was dealt a share of, and of the
+/// streams that ended lately.
 #[derive(Default)]
-pub struct Parties(RwLock<HashMap<[u8; 32], [AccountId; 2]>>);
+pub struct Parties(RwLock<PartiesIndex>);
+
+#[derive(Default)]
+struct PartiesIndex {
+	streams: HashMap<[u8; 32], StreamParties>,
+	/// Ended streams, oldest first.
+	ended: VecDeque<[u8; 32]>,
+}
+
+struct StreamParties {
+	parties: [AccountId; 2],
+	/// How the stream ended, once it has.
+	ended: Option<&'static str>,
+}
+
+/// What [`Parties`] knows of a requester of a stream.
+#[derive(Debug, PartialEq, Eq)]
+enum Party {
+	/// Not a party of a stream this witness knows.
+	Stranger,
+	/// A party of a stream that is live as far as this witness knows.
+	OfLiveStream,
+	/// A party of a stream that ended so.
+	OfEndedStream(&'static str),
+}
 
 impl Parties {
 	/// `stream`'s initiator and provider are `parties`.
 	pub fn insert(&self, stream: [u8; 32], parties: [AccountId; 2]) {
-		self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(stream, parties);
+		self.write().streams.insert(stream, StreamParties { parties, ended: None });
 	}
 
-	/// `stream` ended.
-	pub fn remove(&self, stream: &[u8; 32]) {
-		self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(stream);
+	/// `stream` ended, as `status` says.
+	pub fn end(&self, stream: &[u8; 32], status: &'static str) {
+		let mut index = self.write();
+		let Some(entry) = index.streams.get_mut(stream) else { return };
+		if entry.ended.replace(status).is_some() {
+			return;
+		}
+		index.ended.push_back(*stream);
+		if index.ended.len() > ENDED_REMEMBERED {
+			if let Some(oldest) = index.ended.pop_front() {
+				index.streams.remove(&oldest);
+			}
+		}
 	}
 
-	/// Whether `who` is the initiator or provider of `stream`.
-	fn includes(&self, stream: &[u8; 32], who: &AccountId) -> bool {
-		let parties = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-		parties.get(stream).is_some_and(|both| both.contains(who))
+	fn write(&self) -> std::sync::RwLockWriteGuard<'_, PartiesIndex> {
+		self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+	}
+
+	fn party(&self, stream: &[u8; 32], who: &AccountId) -> Party {
+		let index = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+		match index.streams.get(stream) {
+			Some(entry) if entry.parties.contains(who) => match entry.ended {
+				Some(status) => Party::OfEndedStream(status),
+				None => Party::OfLiveStream,
+			},
+			_ => Party::Stranger,
+		}
 	}
 }
 
@@ -154,11 +207,16 @@ impl Release {
 			return Err(Refusal::Malformed("valid for more than 100 blocks"));
 		}
 		let requester = AccountId::from(terms.requester);
-		if !self.parties.includes(&terms.stream_id, &requester) {
-			return Err(Refusal::NotAuthorized(
-				"the requester is not the initiator or provider of a stream this witness holds \
-				 a share of",
-			));
+		match self.parties.party(&terms.stream_id, &requester) {
+			Party::Stranger => {
+				return Err(Refusal::NotAuthorized(
+					"the requester is not the initiator or provider of a stream this witness \
+					 holds a share of",
+				))
+			},
+			// The chain says so to anyone: no signature needed.
+			Party::OfEndedStream(status) => return Err(Refusal::StreamEnded(status)),
+			Party::OfLiveStream => {},
 		}
 		if self.signature_checks.check().is_err() {
 			return Err(Refusal::RateLimited);
@@ -351,10 +409,35 @@ mod tests {
 		assert_eq!(release.authorize(&revoked, &checked), Err(Refusal::StreamEnded("revoked")));
 		let requested = Chain { status: StreamStatus::Requested, parties, reads: Cell::new(0) };
 		assert!(matches!(release.authorize(&requested, &checked), Err(Refusal::NotAuthorized(_))));
-		release.parties().remove(&STREAM);
+	}
+
+	#[test]
+	fn the_parties_of_an_ended_stream_hear_how_it_ended_and_strangers_do_not() {
+		let (initiator, provider, stranger) = (pair(2), pair(3), pair(4));
+		let release = policy_with_parties([account(&initiator), account(&provider)]);
+		release.parties().end(&STREAM, "revoked");
+		let mut unsigned = request(&initiator, 10, 1);
+		*unsigned.last_mut().unwrap() ^= 1;
+		assert_eq!(release.precheck(&unsigned, 0).err(), Some(Refusal::StreamEnded("revoked")));
 		assert!(matches!(
-			release.precheck(&request(&initiator, 10, 1), 0),
+			release.precheck(&request(&stranger, 10, 1), 0),
 			Err(Refusal::NotAuthorized(_))
 		));
+	}
+
+	#[test]
+	fn ended_streams_are_forgotten_oldest_first() {
+		let parties = Parties::default();
+		let who = AccountId::from([7; 32]);
+		for n in 0..=ENDED_REMEMBERED as u32 {
+			let mut stream = [0u8; 32];
+			stream[..4].copy_from_slice(&n.to_le_bytes());
+			parties.insert(stream, [who.clone(), who.clone()]);
+			parties.end(&stream, "closed");
+		}
+		assert_eq!(parties.party(&[0; 32], &who), Party::Stranger);
+		let mut newest = [0u8; 32];
+		newest[..4].copy_from_slice(&(ENDED_REMEMBERED as u32).to_le_bytes());
+		assert_eq!(parties.party(&newest, &who), Party::OfEndedStream("closed"));
 	}
 }
