@@ -94,9 +94,22 @@ async fn a_flood_of_strangers_share_requests_does_not_delay_the_initiator() {
 	.await;
 	wait_for_shares(&[&node], 1, SHARE_TIMEOUT).await;
 	let expires_at = client.finalized_number().await.expect("finalized") + 50;
-	let (answer, _) =
-		ask(&client, initiator.release_request(stream, 0, &witness, expires_at)).await;
-	answer.expect("the initiator's share before the flood");
+	let initiator_asks = |when: &'static str| {
+		let (client, initiator, witness) = (&client, &initiator, &witness);
+		async move {
+			let mut latencies = Vec::new();
+			for _ in 0..LEGITIMATE {
+				let request = initiator.release_request(stream, 0, witness, expires_at);
+				let (answer, took) = ask(client, request).await;
+				answer.unwrap_or_else(|e| panic!("the initiator's share {when}: {e}"));
+				latencies.push(took);
+				tokio::time::sleep(Duration::from_millis(100)).await;
+			}
+			latencies.sort_unstable();
+			latencies
+		}
+	};
+	let quiet = initiator_asks("before the flood").await;
 
 	// Each stranger's request is signed by a keypair of its own.
 	let strangers: Vec<ShareReleaseRequest> = (0..STRANGERS)
@@ -126,18 +139,7 @@ async fn a_flood_of_strangers_share_requests_does_not_delay_the_initiator() {
 				_ => (refused, other + 1),
 			}
 		});
-	let legitimate = async {
-		let mut latencies = Vec::new();
-		for _ in 0..LEGITIMATE {
-			let request = initiator.release_request(stream, 0, &witness, expires_at);
-			let (answer, took) = ask(&client, request).await;
-			answer.expect("the initiator's share during the flood");
-			latencies.push(took);
-			tokio::time::sleep(Duration::from_millis(100)).await;
-		}
-		latencies
-	};
-	let ((refused, other), latencies) = tokio::join!(flood, legitimate);
+	let ((refused, other), latencies) = tokio::join!(flood, initiator_asks("during the flood"));
 
 	assert_eq!((refused, other), (STRANGERS, 0), "every stranger is refused as not authorized");
 	let slowest = latencies.iter().max().expect("answers");
@@ -153,9 +155,10 @@ async fn a_flood_of_strangers_share_requests_does_not_delay_the_initiator() {
 		memory_after < memory_before + MEMORY_GROWTH,
 		"the witness node grew from {memory_before} to {memory_after} bytes"
 	);
+	// Figures for the record (the bound above is what the test asserts).
 	println!(
-		"{STRANGERS} strangers refused; the initiator's {LEGITIMATE} answers took {latencies:?}; \
-		 resident memory {} -> {} MiB",
+		"{STRANGERS} strangers refused; the initiator's {LEGITIMATE} answers took \
+		 {quiet:?} before and {latencies:?} during the flood; resident memory {} -> {} MiB",
 		memory_before >> 20,
 		memory_after >> 20
 	);
