@@ -758,6 +758,45 @@ async fn datagrams_tolerate_reordering_and_reject_replays_forgeries_and_retired_
 	assert_eq!(receiver.counters().wrong_context, 2);
 }
 
+/// Random and mutated hellos, each followed by random bytes where the initiator's proof
+/// belongs, as a fuzzer makes them: the provider refuses every one with an error, in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_and_mutated_hellos_are_refused() {
+	const MUTANTS: usize = 2_000;
+	let provider_keys = std::sync::Arc::new(keys(0));
+	let (initiator, mut provider) = tokio::io::duplex(4096);
+	let connecting =
+		tokio::spawn(SecureStream::connect(initiator, keys(0), SecureConfig::default()));
+	let mut genuine = [0u8; HELLO_LEN];
+	within(5, "the genuine hello", provider.read_exact(&mut genuine)).await.unwrap();
+	connecting.abort();
+
+	let config = SecureConfig { hello_timeout: Duration::from_secs(2), ..SecureConfig::default() };
+	let mut rng = StdRng::seed_from_u64(0x4e11);
+	for i in 0..MUTANTS {
+		let mut hello = genuine;
+		if i % 4 == 0 {
+			rng.fill(&mut hello[..]);
+		} else {
+			for _ in 0..rng.gen_range(1..4) {
+				let at = rng.gen_range(0..HELLO_LEN);
+				hello[at] ^= rng.gen_range(1..=u8::MAX);
+			}
+		}
+		let proof: Vec<u8> = (0..rng.gen_range(0..256)).map(|_| rng.gen()).collect();
+		let (mut attacker, provider) = tokio::io::duplex(4096);
+		attacker.write_all(&hello).await.unwrap();
+		attacker.write_all(&proof).await.unwrap();
+		attacker.shutdown().await.unwrap();
+		let accepted = within(5, "a refusal", async {
+			let incoming = Incoming::read(provider, config.hello_timeout).await?;
+			SecureStream::accept(incoming, provider_keys.clone(), config.clone()).await
+		})
+		.await;
+		assert!(accepted.is_err(), "mutant {i} was accepted");
+	}
+}
+
 /// Random and mutated datagrams, as a fuzzer makes them, through a real socket: none is
 /// accepted, they are counted as refused, and the genuine datagram still gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
