@@ -689,17 +689,26 @@ async fn drain(socket: &mut SecureDatagram) -> Vec<Vec<u8>> {
 	got
 }
 
-#[tokio::test]
-async fn datagrams_tolerate_reordering_and_reject_replays_forgeries_and_retired_epochs() {
-	const GRACE: Duration = Duration::from_millis(300);
+/// An initiator's and a provider's datagram sockets of one session (epoch 0), both connected
+/// to a relay socket; the provider's address, for the relay to send to.
+async fn datagrams_through_a_relay(
+	grace: Duration,
+) -> (SecureDatagram, UdpSocket, std::net::SocketAddr, SecureDatagram) {
 	let bind = || UdpSocket::bind("127.0.0.1:0");
 	let (a, relay, b) = (bind().await.unwrap(), bind().await.unwrap(), bind().await.unwrap());
 	a.connect(relay.local_addr().unwrap()).await.unwrap();
 	b.connect(relay.local_addr().unwrap()).await.unwrap();
 	let to_b = b.local_addr().unwrap();
 	let session = rand::random();
-	let mut sender = SecureDatagram::new(a, Role::Initiator, session, keys(0), GRACE);
-	let mut receiver = SecureDatagram::new(b, Role::Provider, session, keys(0), GRACE);
+	let sender = SecureDatagram::new(a, Role::Initiator, session, keys(0), grace);
+	let receiver = SecureDatagram::new(b, Role::Provider, session, keys(0), grace);
+	(sender, relay, to_b, receiver)
+}
+
+#[tokio::test]
+async fn datagrams_tolerate_reordering_and_reject_replays_forgeries_and_retired_epochs() {
+	const GRACE: Duration = Duration::from_millis(300);
+	let (mut sender, relay, to_b, mut receiver) = datagrams_through_a_relay(GRACE).await;
 	let mut captured = Vec::new();
 	let mut buf = vec![0u8; 65536];
 	for i in 0..102u32 {
@@ -803,14 +812,7 @@ async fn random_and_mutated_hellos_are_refused() {
 async fn random_and_mutated_datagrams_are_refused_and_the_genuine_one_gets_through() {
 	const GRACE: Duration = Duration::from_millis(300);
 	const MUTANTS: usize = 20_000;
-	let bind = || UdpSocket::bind("127.0.0.1:0");
-	let (a, relay, b) = (bind().await.unwrap(), bind().await.unwrap(), bind().await.unwrap());
-	a.connect(relay.local_addr().unwrap()).await.unwrap();
-	b.connect(relay.local_addr().unwrap()).await.unwrap();
-	let to_b = b.local_addr().unwrap();
-	let session = rand::random();
-	let mut sender = SecureDatagram::new(a, Role::Initiator, session, keys(0), GRACE);
-	let mut receiver = SecureDatagram::new(b, Role::Provider, session, keys(0), GRACE);
+	let (mut sender, relay, to_b, mut receiver) = datagrams_through_a_relay(GRACE).await;
 	sender.send(b"genuine").await.unwrap();
 	let mut buf = vec![0u8; 65536];
 	let (len, _) = within(5, "the relay", relay.recv_from(&mut buf)).await.unwrap();
