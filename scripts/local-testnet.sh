@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts a three-validator local network (Alice, Bob, Charlie) and two witness nodes (Dave, Eve)
-# on 127.0.0.1, RPC on ports 9944-9948, logs in ./local-testnet/*.log. Ctrl-C stops them all.
+# Starts a four-validator local network (Alice, Bob, Charlie, Ferdie) and two witness nodes
+# (Dave, Eve) on 127.0.0.1, RPC on ports 9944-9949, logs in ./local-testnet/*.log. Ctrl-C stops
+# them all. Four validators, so that finality goes on with any one of them down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
@@ -44,6 +45,7 @@ start alice 0 --alice --validator
 overlay=$(overlay_address)
 start bob 1 --bob --validator
 start charlie 2 --charlie --validator
-start dave 3 --witness //Dave
-start eve 4 --witness //Eve
+start ferdie 3 --ferdie --validator
+start dave 4 --witness //Dave
+start eve 5 --witness //Eve
 wait

@@ -36,7 +36,7 @@ pub fn development() -> Result<ChainSpec, String> {
 		.build())
 }
 
-/// Three-validator local network: Alice, Bob and Charlie (Aura + GRANDPA).
+/// Four-validator local network: Alice, Bob, Charlie and Ferdie (Aura + GRANDPA).
 pub fn local_testnet() -> Result<ChainSpec, String> {
 	Ok(ChainSpec::builder(runtime_wasm()?, None)
 		.with_name("keyorch local testnet")

@@ -1,5 +1,5 @@
-//! Genesis presets: `development` (one validator, Alice) and `local_testnet` (Alice, Bob and
-//! Charlie). In both, every validator is also an orchestrator, so its off-chain worker can deal
+//! Genesis presets: `development` (one validator, Alice) and `local_testnet` (Alice, Bob,
+//! Charlie and Ferdie). In both, every validator is also an orchestrator, so its off-chain worker can deal
 //! keys with the `kord` key that `--dev`/`--alice`… put into its keystore.
 
 use crate::*;
@@ -65,13 +65,17 @@ pub fn development_config_genesis() -> Value {
 	)
 }
 
-/// Three-validator local network: Alice, Bob and Charlie validate and deal; Alice is root.
+/// Four-validator local network: Alice, Bob, Charlie and Ferdie validate and deal; Alice is
+/// root. Four, because GRANDPA finalizes with more than two thirds of the votes: three of four
+/// keep finality when any one validator is down, where two of three would not. Ferdie rather
+/// than Dave, so that the well-known Dave and Eve stay free to be the witnesses.
 pub fn local_config_genesis() -> Value {
 	genesis(
 		vec![
 			Validator::dev(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
 			Validator::dev(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
 			Validator::dev(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+			Validator::dev(Sr25519Keyring::Ferdie, Ed25519Keyring::Ferdie),
 		],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),

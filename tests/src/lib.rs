@@ -10,10 +10,12 @@ use std::{
 };
 
 use keyorch_client::NodeClient;
+use sp_keyring::Sr25519Keyring;
 
 pub mod burst;
 pub mod keyorch_rpc;
 pub mod parties;
+pub mod rogue;
 
 /// The binary `$<variable>`, or the binary `name` cargo built beside this test executable (or
 /// this binary of the tests crate).
@@ -282,26 +284,34 @@ pub async fn dev_node_with_witness(seed: &str) -> Node {
 	Node::start(NodeConfig { args, ..Default::default() }).await
 }
 
-/// Starts the three validators of `--chain local` (Alice, Bob, Charlie), peered through Alice.
+/// The validators of `--chain local`, in genesis order (which is also the orchestrators'): the
+/// first nodes [`local_network`] starts. Four, so that finality survives losing any one.
+pub const VALIDATORS: [Sr25519Keyring; 4] =
+	[Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Ferdie];
+
+/// Starts the [`VALIDATORS`] of `--chain local`, peered through Alice.
 pub async fn local_network() -> Vec<Node> {
 	local_network_with_witnesses(&[]).await
 }
 
-/// The three validators of [`local_network`], then one full node per witness seed (e.g.
-/// `//Dave`) running the witness service; chain and overlay are joined through Alice.
+/// The [`VALIDATORS`] of [`local_network`], then one full node per witness seed (e.g.
+/// `//Dave`) running the witness service, from index `VALIDATORS.len()` on; chain and overlay
+/// are joined through Alice.
 pub async fn local_network_with_witnesses(witnesses: &[&str]) -> Vec<Node> {
-	let validator = |name: &str| {
-		vec!["--chain".into(), "local".into(), format!("--{name}"), "--validator".into()]
+	let validator = |keyring: &Sr25519Keyring| {
+		let flag = format!("--{keyring:?}").to_lowercase();
+		vec!["--chain".into(), "local".into(), flag, "--validator".into()]
 	};
-	let alice = Node::start(NodeConfig { args: validator("alice"), ..Default::default() }).await;
+	let alice =
+		Node::start(NodeConfig { args: validator(&VALIDATORS[0]), ..Default::default() }).await;
 	let joined = |args: Vec<String>| NodeConfig {
 		args,
 		bootnodes: vec![alice.multiaddr()],
 		dht_bootnodes: vec![alice.overlay_multiaddr()],
 	};
 	let mut nodes = Vec::new();
-	for name in ["bob", "charlie"] {
-		nodes.push(Node::start(joined(validator(name))).await);
+	for keyring in &VALIDATORS[1..] {
+		nodes.push(Node::start(joined(validator(keyring))).await);
 	}
 	for seed in witnesses {
 		let args = vec!["--chain".into(), "local".into(), "--witness".into(), seed.to_string()];

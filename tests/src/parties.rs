@@ -235,7 +235,8 @@ impl DealtStream {
 	/// Registers everyone through `nodes[0]`, requests the stream and waits for epoch 0.
 	pub async fn new(nodes: &[Node], witnesses: &[&str]) -> Self {
 		let client = nodes[0].client().await;
-		let initiator = Party::new("//Ferdie");
+		// Not Ferdie: a validator of `--chain local`, whose account its off-chain worker signs with.
+		let initiator = Party::new("//Ferdie//stash");
 		let provider = Party::new("//Alice//stash");
 		let witnesses: Vec<_> = witnesses.iter().map(|seed| Party::dev(seed)).collect();
 		let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };

@@ -16,7 +16,7 @@ use keyorch_tests::{
 	parties::{
 		assemble, register_and_request, wait_for_epoch, wait_for_shares, DealtStream, Party,
 	},
-	wait_for, Node,
+	wait_for, Node, VALIDATORS,
 };
 
 const DEALING_TIMEOUT: Duration = Duration::from_secs(120);
@@ -54,14 +54,15 @@ async fn rotate(client: &NodeClient, party: &Party, stream: StreamId, epoch: u32
 	wait_for_epoch(client, stream, epoch, included.number, DEALING_TIMEOUT).await;
 }
 
-/// `party` assembles through node `node`, asking the witness nodes Dave (3) and Eve (4).
+/// `party` assembles through node `node`, asking the witness nodes Dave and Eve.
 async fn ask(
 	nodes: &[Node],
 	node: usize,
 	party: &Party,
 	stream: StreamId,
 ) -> Result<AssembledKey, Error> {
-	assemble(&nodes[node], party, stream, &[&nodes[3], &nodes[4]]).await
+	let witnesses: Vec<&Node> = nodes[VALIDATORS.len()..].iter().collect();
+	assemble(&nodes[node], party, stream, &witnesses).await
 }
 
 /// The next key update, within the dealing timeout.
@@ -120,7 +121,7 @@ async fn on_a_network_assembly_skips_a_dead_witness_and_fails_fast_without_enoug
 	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
 	let stream = DealtStream::new(&nodes, &WITNESSES).await;
 	let client = nodes[0].client().await;
-	let (dave, eve) = (3, 4);
+	let (dave, eve) = (VALIDATORS.len(), VALIDATORS.len() + 1);
 	wait_for_shares(&[&nodes[dave], &nodes[eve]], 1, SHARE_TIMEOUT).await;
 
 	// Each party talks to its own node; both ask both witnesses.

@@ -1,13 +1,13 @@
-//! Three `--chain local` validators on 127.0.0.1: they peer, author in turn and GRANDPA
+//! The four `--chain local` validators on 127.0.0.1: they peer, author in turn and GRANDPA
 //! finalizes.
 
 use std::time::Duration;
 
 use keyorch_client::NodeClient;
-use keyorch_tests::{local_network, wait_for};
+use keyorch_tests::{local_network, wait_for, VALIDATORS};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn three_validators_peer_and_finality_advances() {
+async fn the_validators_peer_and_finality_advances() {
 	let nodes = local_network().await;
 	let mut clients: Vec<NodeClient> = Vec::new();
 	for node in &nodes {
@@ -15,14 +15,10 @@ async fn three_validators_peer_and_finality_advances() {
 	}
 
 	for (i, client) in clients.iter().enumerate() {
-		wait_for(
-			&format!("node {i} to peer with both others"),
-			Duration::from_secs(60),
-			|| async {
-				let health = client.health().await.ok()?;
-				(health.peers >= 2).then_some(())
-			},
-		)
+		wait_for(&format!("node {i} to peer with all others"), Duration::from_secs(60), || async {
+			let health = client.health().await.ok()?;
+			(health.peers >= VALIDATORS.len() as u64 - 1).then_some(())
+		})
 		.await;
 	}
 
@@ -40,7 +36,7 @@ async fn three_validators_peer_and_finality_advances() {
 		.await;
 	}
 
-	// And all three finalized the same block.
+	// And all of them finalized the same block.
 	let mut hashes = Vec::new();
 	for client in &clients {
 		hashes.push(client.block_hash(target).await.unwrap());

@@ -1,5 +1,5 @@
-//! The DHT overlay and the witness service on a real network: three validators (Alice, Bob,
-//! Charlie) and two witness nodes (Dave, Eve), all real `keyorch-node` processes.
+//! The DHT overlay and the witness service on a real network: four validators (Alice, Bob,
+//! Charlie, Ferdie) and two witness nodes (Dave, Eve), all real `keyorch-node` processes.
 //!
 //! - records are replicated, checked against the chain by every node, and outlive their dealer;
 //! - witnesses release shares only to the stream's parties, only once per request, only while
@@ -13,7 +13,7 @@ use keyorch_tests::{
 	keyorch_rpc::Refused,
 	local_network_with_witnesses,
 	parties::{DealtEpoch, DealtStream, Party},
-	wait_for, Node,
+	wait_for, Node, VALIDATORS,
 };
 
 /// The witness nodes' seeds; they run as nodes 3 and 4.
@@ -33,8 +33,7 @@ const BAD_SIGNATURE: i32 = 7006;
 
 /// Index of the node whose validator key dealt `dealt`.
 fn dealer(dealt: &DealtEpoch) -> usize {
-	use sp_keyring::Sr25519Keyring::{Alice, Bob, Charlie};
-	[Alice, Bob, Charlie]
+	VALIDATORS
 		.iter()
 		.position(|validator| validator.public().0 == dealt.orchestrator)
 		.expect("a validator dealt the epoch")
@@ -76,7 +75,7 @@ async fn records_spread_to_three_nodes_refuse_forgeries_and_outlive_their_dealer
 	.await;
 	assert!(holders.contains(&dealer), "the dealer holds what it dealt");
 
-	let remote = (dealer + 2) % 3;
+	let remote = (dealer + 2) % VALIDATORS.len();
 	let bytes = nodes[remote].keyorch().await.get_record(key, false).await.expect("fetched");
 	let record = SealedShareRecord::decode_exact(&bytes).expect("a sealed record");
 	assert_eq!(record_hash(&record), stream.dealt.record_hashes[0], "the record on chain");
@@ -121,7 +120,8 @@ async fn witnesses_release_shares_to_the_parties_only_while_the_stream_is_live()
 	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
 	let stream = DealtStream::new(&nodes, &WITNESSES).await;
 	let client = nodes[0].client().await;
-	for witness_node in &nodes[3..] {
+	let first_witness = VALIDATORS.len();
+	for witness_node in &nodes[first_witness..] {
 		wait_for("the witness to keep its share", SPREAD_TIMEOUT, || async {
 			let status = witness_node.keyorch().await.status().await;
 			(status["sharesHeld"].as_u64() >= Some(1)).then_some(())
@@ -140,7 +140,7 @@ async fn witnesses_release_shares_to_the_parties_only_while_the_stream_is_live()
 	let mut first_request = None;
 	for witness in 0..2 {
 		let request = request(&stream.initiator, witness);
-		let answer = nodes[3 + witness]
+		let answer = nodes[first_witness + witness]
 			.keyorch()
 			.await
 			.request_share(request.encode())
@@ -163,7 +163,7 @@ async fn witnesses_release_shares_to_the_parties_only_while_the_stream_is_live()
 	assert_eq!(from_witnesses.fingerprint(), from_parties.fingerprint());
 
 	// Refusals, each with its own code.
-	let dave = nodes[3].keyorch().await;
+	let dave = nodes[first_witness].keyorch().await;
 	let stranger = Party::new("//Bob//stash");
 	assert_eq!(code(dave.request_share(request(&stranger, 0).encode()).await), NOT_AUTHORIZED);
 	let replayed = first_request.expect("sent").encode();
@@ -173,10 +173,11 @@ async fn witnesses_release_shares_to_the_parties_only_while_the_stream_is_live()
 	assert_eq!(code(dave.request_share(forged.encode()).await), BAD_SIGNATURE);
 
 	// A crashed witness comes back with its shares.
-	nodes[3].kill();
-	nodes[3].restart().await;
+	nodes[first_witness].kill();
+	nodes[first_witness].restart().await;
 	let again = request(&stream.provider, 0);
-	let answer = nodes[3].keyorch().await.request_share(again.encode()).await.expect("served");
+	let answer =
+		nodes[first_witness].keyorch().await.request_share(again.encode()).await.expect("served");
 	let answer = SealedShareAnswer::decode_exact(&answer).expect("a sealed answer");
 	let share = answer.open(stream.provider.secret(), &again).expect("sealed to the provider");
 	share.verify(&commitments).expect("the same valid share after the restart");

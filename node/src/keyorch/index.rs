@@ -4,12 +4,21 @@
 //! Every node keeps it, whether or not it holds the records, so that any node can answer
 //! "revoked" for a record of an ended stream, drop an ended stream's records at once, and, after
 //! a restart, republish the records its own off-chain worker dealt.
+//!
+//! A stream that has ended in the best chain but not yet in a finalized block is *refused*: its
+//! records are kept but not served. The refusal is lifted only once finality has passed the
+//! block that ended the stream — by then the stream is ended here for good, or that block was
+//! retracted by a reorg. So a finality stall never extends access, and a reorg can undo only a
+//! refusal, never bring back a dropped record.
 
 use std::collections::{BTreeMap, HashMap};
 
 use codec::{Decode, Encode};
 use keyorch_primitives::{record_dht_key, DealContext, HolderIndex};
-use keyorch_runtime::pallet_keyorch::types::{EpochIndex, StreamStatus};
+use keyorch_runtime::{
+	pallet_keyorch::types::{EpochIndex, StreamStatus},
+	BlockNumber,
+};
 use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};
 
 /// Persistent off-chain key of the index.
@@ -53,6 +62,8 @@ pub struct RecordIndex<S> {
 	store: Option<S>,
 	state: Persisted,
 	by_key: HashMap<[u8; 32], [u8; 32]>,
+	/// Streams ended in the best chain, not yet finally: how, and the newest block that said so.
+	refused: HashMap<[u8; 32], (StreamStatus, BlockNumber)>,
 	/// Whether memory holds changes the store has not.
 	dirty: bool,
 }
@@ -65,7 +76,8 @@ impl<S: OffchainStorage> RecordIndex<S> {
 			.and_then(|store| store.get(STORAGE_PREFIX, INDEX_KEY))
 			.and_then(|raw| Persisted::decode(&mut &raw[..]).ok())
 			.unwrap_or_default();
-		let mut index = Self { store, state, by_key: HashMap::new(), dirty: false };
+		let mut index =
+			Self { store, state, by_key: HashMap::new(), refused: HashMap::new(), dirty: false };
 		index.rebuild_key_map();
 		index
 	}
@@ -118,6 +130,9 @@ impl<S: OffchainStorage> RecordIndex<S> {
 	/// epoch is one the chain keeps, as far as the index knows. A stream or epoch it has not
 	/// seen yet is served: records are checked against the chain before they are stored.
 	pub fn serves(&self, stream: &[u8; 32], epoch: EpochIndex) -> bool {
+		if self.refused.contains_key(stream) {
+			return false;
+		}
 		let Some(entry) = self.state.streams.get(stream) else { return true };
 		entry.ended.is_none()
 			&& entry
@@ -146,10 +161,30 @@ impl<S: OffchainStorage> RecordIndex<S> {
 		keys
 	}
 
+	/// Refuses `stream`'s records: block `at` of the best chain says it ended as `status`.
+	pub fn refuse(&mut self, stream: [u8; 32], status: StreamStatus, at: BlockNumber) {
+		let refusal = self.refused.entry(stream).or_insert((status, at));
+		if at >= refusal.1 {
+			*refusal = (status, at);
+		}
+	}
+
+	/// Lifts the refusals of blocks up to `finalized`: what they said is final now, or was
+	/// retracted.
+	pub fn lift_refusals(&mut self, finalized: BlockNumber) {
+		self.refused.retain(|_, (_, at)| *at > finalized);
+	}
+
+	/// How `stream` ended, finally or in the best chain, if it has.
+	pub fn ended(&self, stream: &[u8; 32]) -> Option<StreamStatus> {
+		let final_end = self.state.streams.get(stream).and_then(|entry| entry.ended);
+		final_end.or_else(|| self.refused.get(stream).map(|(status, _)| *status))
+	}
+
 	/// The stream a DHT key belongs to and how it ended, if it has.
 	pub fn lookup(&self, key: &[u8; 32]) -> Option<([u8; 32], Option<StreamStatus>)> {
 		let stream = self.by_key.get(key)?;
-		Some((*stream, self.state.streams.get(stream)?.ended))
+		Some((*stream, self.ended(stream)))
 	}
 
 	/// DHT keys of every live stream's indexed records.
@@ -202,5 +237,30 @@ mod tests {
 		assert!(index.live_keys().is_empty());
 		assert!(!index.serves(&[2; 32], 2));
 		assert!(index.serves(&[3; 32], 0), "an unknown stream is served");
+	}
+
+	#[test]
+	fn an_end_in_the_best_chain_refuses_until_finality_passes_it() {
+		let mut index = RecordIndex::load(Some(InMemOffchainStorage::default()));
+		let keys = index.add_epoch([4; 32], 0, 3).keys;
+		index.refuse([4; 32], StreamStatus::Revoked, 10);
+		assert!(!index.serves(&[4; 32], 0));
+		assert_eq!(index.lookup(&keys[0]), Some(([4; 32], Some(StreamStatus::Revoked))));
+		// A stall: finality is behind the revocation, which keeps refusing.
+		index.lift_refusals(9);
+		assert!(!index.serves(&[4; 32], 0));
+		// A later block of another fork says so too: finality must pass that one.
+		index.refuse([4; 32], StreamStatus::Closed, 12);
+		index.lift_refusals(11);
+		assert_eq!(index.ended(&[4; 32]), Some(StreamStatus::Closed));
+		// Finality passed both blocks without the stream ending: they were retracted.
+		index.lift_refusals(12);
+		assert!(index.serves(&[4; 32], 0));
+		assert_eq!(index.lookup(&keys[0]), Some(([4; 32], None)));
+		// Or it did end finally: the index says so for good.
+		index.refuse([4; 32], StreamStatus::Revoked, 13);
+		index.end_stream([4; 32], StreamStatus::Revoked);
+		index.lift_refusals(13);
+		assert!(!index.serves(&[4; 32], 0));
 	}
 }

@@ -1,6 +1,12 @@
 //! What the DHT overlay and the witness service read from the chain: keyorch's runtime API and
-//! events, always at the node's finalized block, because only final facts may decide whether a
-//! record is stored or a share released.
+//! events.
+//!
+//! The node has two views of the chain, its finalized block and its best block, and the rule is
+//! that a refusal needs only one of them while access needs both: a stream that has ended in
+//! either view is ended ([`Ledger::stream_status`]), so a revocation, close or expiry is
+//! honoured as soon as it is in the best chain, and a finality stall never extends anyone's
+//! access. What a reorg can undo is then only ever a refusal. Facts that grant access (a dealt
+//! epoch, a record's committed hash) are read at the finalized block.
 
 use std::sync::Arc;
 
@@ -101,10 +107,23 @@ impl Ledger {
 		(info.finalized_number, info.finalized_hash)
 	}
 
-	/// A stream's status at the finalized block (`None`: unknown stream).
+	/// Number and hash of the best block.
+	pub fn best(&self) -> (BlockNumber, Hash) {
+		let info = self.client.info();
+		(info.best_number, info.best_hash)
+	}
+
+	/// A stream's status as the node's views of the chain decide it: how it ended if it has
+	/// ended at the finalized or at the best block, else its status at the finalized block
+	/// (`None`: unknown there).
 	pub fn stream_status(&self, stream: [u8; 32]) -> Result<Option<StreamStatus>, LedgerError> {
-		let (_, at) = self.finalized();
-		self.client.runtime_api().stream_status(at, stream.into()).map_err(api_error)
+		let (_, best) = self.best();
+		let (_, finalized) = self.finalized();
+		let at_best = self.stream_status_at(best, stream)?;
+		if at_best.is_some_and(|status| status.has_ended()) || best == finalized {
+			return Ok(at_best);
+		}
+		self.stream_status_at(finalized, stream)
 	}
 
 	/// A stream's status at the best block (`None`: unknown there).
@@ -112,7 +131,14 @@ impl Ledger {
 		&self,
 		stream: [u8; 32],
 	) -> Result<Option<StreamStatus>, LedgerError> {
-		let at = self.client.info().best_hash;
+		self.stream_status_at(self.best().1, stream)
+	}
+
+	fn stream_status_at(
+		&self,
+		at: Hash,
+		stream: [u8; 32],
+	) -> Result<Option<StreamStatus>, LedgerError> {
 		self.client.runtime_api().stream_status(at, stream.into()).map_err(api_error)
 	}
 
@@ -135,18 +161,21 @@ impl Ledger {
 		self.client.runtime_api().epoch(at, stream.into(), epoch).map_err(api_error)
 	}
 
-	/// Whether `witness` may release its share of `stream` to `requester` now.
+	/// Whether `witness` may release its share of `stream` to `requester` now: in both views.
 	pub fn may_request_share(
 		&self,
 		stream: [u8; 32],
 		requester: AccountId,
 		witness: AccountId,
 	) -> Result<bool, LedgerError> {
-		let (_, at) = self.finalized();
-		self.client
-			.runtime_api()
-			.may_request_share(at, stream.into(), requester, witness)
-			.map_err(api_error)
+		let (best, finalized) = (self.best().1, self.finalized().1);
+		let allowed = |at| {
+			self.client
+				.runtime_api()
+				.may_request_share(at, stream.into(), requester.clone(), witness.clone())
+				.map_err(api_error)
+		};
+		Ok(allowed(finalized)? && (best == finalized || allowed(best)?))
 	}
 
 	/// A participant's registered X25519 key.
@@ -186,6 +215,21 @@ impl Ledger {
 		})
 	}
 
+	/// The best chain's blocks above the finalized one, oldest first: at most the newest
+	/// [`UNFINALIZED_READ`], which is far more than finality ever lags on a healthy chain.
+	pub fn unfinalized_blocks(&self) -> Vec<(Hash, BlockNumber)> {
+		let (finalized, _) = self.finalized();
+		let mut blocks = Vec::new();
+		let (mut number, mut hash) = self.best();
+		while number > finalized && blocks.len() < UNFINALIZED_READ {
+			let Ok(Some(header)) = self.client.header(hash) else { break };
+			blocks.push((hash, number));
+			(number, hash) = (number.saturating_sub(1), header.parent_hash);
+		}
+		blocks.reverse();
+		blocks
+	}
+
 	/// keyorch's stream-level events in block `at`.
 	pub fn events(&self, at: Hash) -> Result<Vec<LedgerEvent>, LedgerError> {
 		let key =
@@ -214,6 +258,9 @@ impl Ledger {
 		&self.client
 	}
 }
+
+/// Blocks above the finalized one [`Ledger::unfinalized_blocks`] reads at most.
+const UNFINALIZED_READ: usize = 4096;
 
 /// Slot duration assumed if the runtime cannot tell (it always can on a keyorch chain).
 const DEFAULT_SLOT_MILLIS: u64 = 3_000;
@@ -262,6 +309,23 @@ fn ledger_event(event: RuntimeEvent) -> Option<LedgerEvent> {
 		},
 		_ => return None,
 	})
+}
+
+/// The blocks an import made part of the best chain, oldest first, with their numbers: none
+/// unless the imported block is the new best block.
+pub fn new_best_blocks(
+	notification: &sc_client_api::BlockImportNotification<Block>,
+) -> Vec<(Hash, BlockNumber)> {
+	use sp_runtime::traits::Header;
+	if !notification.is_new_best {
+		return Vec::new();
+	}
+	// The route ends at the new block's parent.
+	let enacted = notification.tree_route.iter().flat_map(|route| route.enacted().to_vec());
+	enacted
+		.map(|block| (block.hash, block.number))
+		.chain(std::iter::once((notification.hash, *notification.header.number())))
+		.collect()
 }
 
 /// The blocks a finality notification finalized, oldest first.

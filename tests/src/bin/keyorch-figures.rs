@@ -30,7 +30,7 @@ use keyorch_runtime::{
 use keyorch_tests::{
 	burst, cli_binary, dev_node, local_network, local_network_with_witnesses,
 	parties::{stream_request, wait_for_epoch, DealtStream, Party},
-	wait_for, Node, NodeConfig,
+	wait_for, Node, NodeConfig, VALIDATORS,
 };
 use sp_core::Get;
 
@@ -100,7 +100,7 @@ async fn overlay() {
 	let mut baseline = health_baseline(&nodes[remote], 1000).await;
 	report("keyorch_getRecord via a remote node", &mut gets, &mut baseline);
 
-	let dave = nodes[3].keyorch().await;
+	let dave = nodes[VALIDATORS.len()].keyorch().await;
 	let client = nodes[0].client().await;
 	wait_for("Dave's share", Duration::from_secs(60), || async {
 		(dave.status().await["sharesHeld"].as_u64() >= Some(1)).then_some(())
@@ -115,7 +115,7 @@ async fn overlay() {
 		answer.expect("released");
 		releases.push(elapsed);
 	}
-	let mut baseline = health_baseline(&nodes[3], 200).await;
+	let mut baseline = health_baseline(&nodes[VALIDATORS.len()], 200).await;
 	report("keyorch_requestShare", &mut releases, &mut baseline);
 
 	let revoked =
@@ -157,10 +157,10 @@ async fn assembly(local: bool, count: usize) {
 		let args = ["--dev", "--witness", "//Dave"].map(String::from).to_vec();
 		vec![Node::start(NodeConfig { args, ..Default::default() }).await]
 	};
-	let witness_nodes = if local { &nodes[3..] } else { &nodes[..] };
+	let witness_nodes = if local { &nodes[VALIDATORS.len()..] } else { &nodes[..] };
 	let seeds = if local { &WITNESSES[..] } else { &WITNESSES[..1] };
 	let client = nodes[0].client().await;
-	let initiator = Party::new("//Ferdie");
+	let initiator = Party::new("//Ferdie//stash");
 	let provider = Party::new("//Alice//stash");
 	initiator.register(&client, false).await;
 	provider.register(&client, false).await;
@@ -169,7 +169,7 @@ async fn assembly(local: bool, count: usize) {
 	}
 	let endpoints: Vec<_> =
 		witness_nodes.iter().map(|node| WitnessEndpoint::new(node.ws_url())).collect();
-	let provider_node = &nodes[nodes.len().min(3) - 1];
+	let provider_node = &nodes[nodes.len().min(VALIDATORS.len()) - 1];
 	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
 	let mut samples = Vec::new();
 	let mut blocks = Vec::new();
@@ -197,7 +197,7 @@ async fn assembly(local: bool, count: usize) {
 /// The initiators of a burst: dev accounts that are not validators on `--dev` or `--chain
 /// local` (the off-chain workers sign their dealings with the validators' accounts).
 const BURST_INITIATORS: [&str; 6] =
-	["//Dave", "//Eve", "//Ferdie", "//Bob//stash", "//Charlie//stash", "//Dave//stash"];
+	["//Dave", "//Eve", "//Ferdie//stash", "//Bob//stash", "//Charlie//stash", "//Dave//stash"];
 
 /// Pays a burst's witness accounts what their deposits hold.
 const BURST_FUNDER: &str = "//Eve//stash";
@@ -217,7 +217,7 @@ async fn burst_figures(local: bool, count: usize, witnesses: u32) -> bool {
 		for node in &nodes {
 			let client = node.client().await;
 			wait_for("the validators to peer", Duration::from_secs(60), || async {
-				(client.health().await.ok()?.peers >= 2).then_some(())
+				(client.health().await.ok()?.peers >= VALIDATORS.len() as u64 - 1).then_some(())
 			})
 			.await;
 		}

@@ -5,9 +5,10 @@
 //!   stream; records offered before their epoch is final here wait (bounded) and are checked
 //!   again at each finalized block instead of being lost — if their stream is in the node's
 //!   best chain already (see [`admission`]).
-//! - Each record expires with its stream, and is dropped as soon as a revocation, close or
-//!   expiry of its stream is final, or its epoch is no longer kept on chain. Kademlia's own
-//!   GET answers and replication obey the same rule (see [`store`]).
+//! - Each record expires with its stream. It is no longer served as soon as a revocation, close
+//!   or expiry of its stream is in the node's best chain, and is dropped once that is final, or
+//!   once its epoch is no longer kept on chain. Kademlia's own GET answers and replication obey
+//!   the same rule (see [`store`] and `index`).
 //! - The node publishes the records its own off-chain worker dealt once their epoch is final,
 //!   and again after a restart or when peers join; Kademlia replicates what each node holds to
 //!   the `--dht-replication` closest peers at a short interval, so records survive churn.
@@ -34,7 +35,10 @@ use libp2p::{identity, Multiaddr};
 use sp_core::offchain::OffchainStorage;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ledger::Ledger, metrics::Metrics};
+use super::{
+	ledger::{Ledger, RecordRejection, Rejection},
+	metrics::Metrics,
+};
 
 /// Log target of the overlay.
 const LOG_TARGET: &str = "keyorch::dht";
@@ -138,8 +142,8 @@ impl Overlay {
 		self.send(Command::Local { key, reply }).await?;
 		let local = answer.await.map_err(|_| GetRecordError::Stopped)??;
 		if let Some(value) = local {
-			if self.is_valid(key, &value).await {
-				return self.served(value);
+			if let Some(answer) = self.checked(key, value).await {
+				return answer;
 			}
 		}
 		if local_only {
@@ -150,8 +154,8 @@ impl Overlay {
 		let lookup = async {
 			// Peers are not trusted: what they return is checked like what they send.
 			while let Some(value) = found.recv().await {
-				if self.is_valid(key, &value).await {
-					return self.served(value);
+				if let Some(answer) = self.checked(key, value).await {
+					return answer;
 				}
 			}
 			Err(GetRecordError::NotFound)
@@ -179,13 +183,24 @@ impl Overlay {
 		self.commands.send(command).await.map_err(|_| GetRecordError::Stopped)
 	}
 
-	/// Whether the finalized chain commits to `value` under `key` for a live stream; read on a
-	/// blocking thread.
-	async fn is_valid(&self, key: [u8; 32], value: &[u8]) -> bool {
-		let (ledger, value) = (self.ledger.clone(), value.to_vec());
-		tokio::task::spawn_blocking(move || ledger.validate_record(&key, &value).is_ok())
-			.await
-			.unwrap_or(false)
+	/// The answer `value` found under `key` gives, read on a blocking thread: the record if the
+	/// chain commits to it for a live stream, "ended" if its stream has ended, none otherwise.
+	async fn checked(
+		&self,
+		key: [u8; 32],
+		value: Vec<u8>,
+	) -> Option<Result<Vec<u8>, GetRecordError>> {
+		let ledger = self.ledger.clone();
+		let verdict = tokio::task::spawn_blocking(move || {
+			ledger.validate_record(&key, &value).map(|_| value)
+		});
+		match verdict.await.ok()? {
+			Ok(value) => Some(self.served(value)),
+			Err(Rejection::Record(RecordRejection::Ended(status))) => {
+				Some(Err(GetRecordError::Ended(status)))
+			},
+			Err(_) => None,
+		}
 	}
 
 	fn served(&self, value: Vec<u8>) -> Result<Vec<u8>, GetRecordError> {

@@ -1,6 +1,6 @@
 //! The swarm task: it owns the libp2p swarm and dispatches — commands from [`super::Overlay`],
-//! swarm events, finality notifications and the admission's verdicts. It never reads the chain
-//! for a peer: offered records go to the admission, and the records a `keyorch_getRecord`
+//! swarm events, finality and best-block notifications and the admission's verdicts. It never
+//! reads the chain for a peer: offered records go to the admission, and the records a `keyorch_getRecord`
 //! finds go to its caller unchecked, to be checked there.
 
 use std::{
@@ -9,6 +9,7 @@ use std::{
 };
 
 use futures::StreamExt;
+use keyorch_primitives::{SealedShareRecord, WireFormat};
 use keyorch_runtime::{opaque::Block, BlockNumber};
 use libp2p::{
 	connection_limits::{self, ConnectionLimits},
@@ -21,7 +22,7 @@ use libp2p::{
 	swarm::{NetworkBehaviour, SwarmEvent},
 	Multiaddr, PeerId, StreamProtocol, Swarm,
 };
-use sc_client_api::{BlockchainEvents, FinalityNotification};
+use sc_client_api::{BlockImportNotification, BlockchainEvents, FinalityNotification};
 use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};
 use tokio::sync::mpsc;
 
@@ -34,7 +35,7 @@ use super::{
 };
 use crate::keyorch::{
 	index::RecordIndex,
-	ledger::{finalized_blocks, Ledger, LedgerEvent},
+	ledger::{finalized_blocks, new_best_blocks, Ledger, LedgerEvent},
 	metrics::Metrics,
 };
 
@@ -182,6 +183,10 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 	/// Runs the overlay until the node stops.
 	pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
 		let mut finality = self.ledger.client().finality_notification_stream();
+		let mut imports = self.ledger.client().import_notification_stream();
+		for (block, number) in self.ledger.unfinalized_blocks() {
+			self.on_best_block(block, number);
+		}
 		self.dial_bootnodes();
 		let mut maintenance = tokio::time::interval(MAINTENANCE_INTERVAL);
 		loop {
@@ -194,6 +199,10 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 				Some(accepted) = self.accepted.recv() => self.on_accepted(accepted),
 				notification = finality.next() => match notification {
 					Some(notification) => self.on_finalized(&notification),
+					None => break,
+				},
+				notification = imports.next() => match notification {
+					Some(notification) => self.on_imported(&notification),
 					None => break,
 				},
 				_ = maintenance.tick() => self.maintain(),
@@ -345,7 +354,13 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 			.get(&record_key(key))
 			.filter(|record| !record.is_expired(Instant::now()))
 			.map(|record| record.value.clone());
-		Ok(held.or_else(|| self.own_record(key)))
+		let Some(value) = held.or_else(|| self.own_record(key)) else { return Ok(None) };
+		// An epoch this index has not learnt yet may belong to a stream it knows has ended.
+		let stream = SealedShareRecord::decode_exact(&value).map(|record| record.stream_id);
+		match stream.ok().and_then(|stream| self.store().index().ended(&stream)) {
+			Some(status) => Err(GetRecordError::Ended(status)),
+			None => Ok(Some(value)),
+		}
 	}
 
 	fn status(&self) -> OverlayStatus {
@@ -451,19 +466,42 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		}
 	}
 
+	/// keyorch's events of `block`; none, with a warning, if they cannot be read.
+	fn events(&self, block: keyorch_runtime::Hash) -> Vec<LedgerEvent> {
+		self.ledger.events(block).unwrap_or_else(|error| {
+			log::warn!(target: LOG_TARGET, "events of {block:?}: {error}");
+			Vec::new()
+		})
+	}
+
+	fn on_imported(&mut self, notification: &BlockImportNotification<Block>) {
+		for (block, number) in new_best_blocks(notification) {
+			self.on_best_block(block, number);
+		}
+	}
+
+	/// An end in the best chain refuses the stream's records at once; only finality drops them.
+	fn on_best_block(&mut self, block: keyorch_runtime::Hash, number: BlockNumber) {
+		for event in self.events(block) {
+			if let LedgerEvent::StreamEnded { stream, status } = event {
+				self.store().index_mut().refuse(stream, status, number);
+				log::info!(
+					target: LOG_TARGET,
+					"stream {} ended ({status:?}) in best block #{number}: its records are refused",
+					hex(&stream)
+				);
+			}
+		}
+	}
+
 	fn on_finalized(&mut self, notification: &FinalityNotification<Block>) {
 		for block in finalized_blocks(notification) {
-			let events = match self.ledger.events(block) {
-				Ok(events) => events,
-				Err(error) => {
-					log::warn!(target: LOG_TARGET, "events of {block:?}: {error}");
-					continue;
-				},
-			};
-			for event in events {
+			for event in self.events(block) {
 				self.on_ledger_event(event);
 			}
 		}
+		use sp_runtime::traits::Header;
+		self.store().index_mut().lift_refusals(*notification.header.number());
 		self.store().index_mut().flush();
 		self.admission.finalized();
 		self.refresh_gauges();

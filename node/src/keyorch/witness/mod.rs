@@ -9,8 +9,9 @@
 //!   share exists only while a request is answered.
 //! - `keyorch_requestShare` answers a [`ShareReleaseRequest`] only if it is addressed to this
 //!   witness, unexpired, from the initiator or provider of a stream this witness holds a share
-//!   of, correctly signed, within the rate limits, the finalized chain says the stream is live
-//!   and the requester may ask, and its nonce was never seen before (nonces are kept until the
+//!   of, correctly signed, within the rate limits, the stream is live and the requester may ask
+//!   at both the finalized and the best block (an end in the best chain refuses at once, see
+//!   `ledger`), and its nonce was never seen before (nonces are kept until the
 //!   request expires, across restarts). The checks run cheapest first (see [`release`]), the
 //!   chain reads and the nonce's write off the async threads. The answer is the share sealed
 //!   to the requester's registered key. Refusals are counted by reason.

@@ -8,8 +8,9 @@
 //!    chain's events; a party of a stream that ended lately is told so at once); the total
 //!    rate of signature checks allows one more; the signature verifies; the requester's own
 //!    rate allows one more.
-//! 2. [`Release::authorize`]: the finalized chain says the stream is live and the requester
-//!    may ask, and gives the requester's registered encryption key.
+//! 2. [`Release::authorize`]: the chain says the stream is live and the requester may ask, in
+//!    both of the node's views (finalized and best block), and gives the requester's
+//!    registered encryption key.
 //!
 //! The witness then loads the share and records the nonce, last (see `Witness::answer`).
 
@@ -44,9 +45,9 @@ const REQUESTER_RATE: (u32, u32) = (50, 500);
 /// The chain reads of [`Release::authorize`], behind a trait so that the policy is tested
 /// without a node.
 pub trait ReleaseChain {
-	/// A stream's status at the finalized block (`None`: unknown stream).
+	/// A stream's status: ended if it ended in any view of the chain (`None`: unknown stream).
 	fn stream_status(&self, stream: [u8; 32]) -> Result<Option<StreamStatus>, LedgerError>;
-	/// Whether `witness` may release its share of `stream` to `requester` now.
+	/// Whether `witness` may release its share of `stream` to `requester` now, in every view.
 	fn may_request_share(
 		&self,
 		stream: [u8; 32],

@@ -1,0 +1,112 @@
+//! Revocation fails closed while finality stalls. Of the four validators two are stopped, so
+//! GRANDPA cannot finalize while the other two go on authoring. A revocation that reaches the
+//! best chain makes every witness refuse the stream's shares, and every node stop serving its
+//! records — to `keyorch_getRecord` and to a raw Kademlia GET — within one block of its
+//! import, although the finalized chain still says the stream is live.
+
+use std::time::{Duration, Instant};
+
+use codec::Encode;
+use keyorch_client::{Error, WitnessEndpoint};
+use keyorch_tests::{
+	local_network_with_witnesses,
+	parties::{wait_for_shares, DealtStream},
+	rogue::Rogue,
+	wait_for, Node, VALIDATORS,
+};
+
+const WITNESSES: [&str; 2] = ["//Dave", "//Eve"];
+
+/// How long records and shares may take to spread before the stall.
+const SPREAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One block: with two of four validators authoring, a block comes within two 3 s slots.
+const ONE_BLOCK: Duration = Duration::from_secs(6);
+
+/// The JSON-RPC code of "the stream has ended".
+const STREAM_ENDED: i32 = 7003;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() {
+	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
+	let stream = DealtStream::new(&nodes, &WITNESSES).await;
+	let witnesses = VALIDATORS.len()..nodes.len();
+	let witness_nodes: Vec<&Node> = nodes[witnesses.clone()].iter().collect();
+	wait_for_shares(&witness_nodes, 1, SPREAD_TIMEOUT).await;
+	let client = nodes[0].client().await;
+	let keys: Vec<[u8; 32]> =
+		(1..=stream.dealt.record_hashes.len()).map(|holder| stream.key(holder as u8)).collect();
+	let share_request = |witness: usize, expires_at: u32| {
+		stream.initiator.release_request(stream.stream, 0, &stream.witnesses[witness], expires_at)
+	};
+
+	// Before: every witness releases, every node gives every record, so does a raw GET.
+	let expires_at = client.finalized_number().await.expect("finalized") + 50;
+	for (witness, node) in witness_nodes.iter().enumerate() {
+		let rpc = node.keyorch().await;
+		let answer = rpc.request_share(share_request(witness, expires_at).encode()).await;
+		answer.expect("the witness releases its share while the stream is live");
+	}
+	for node in &nodes {
+		let rpc = node.keyorch().await;
+		for key in &keys {
+			wait_for("every node to serve every record", SPREAD_TIMEOUT, || async {
+				rpc.get_record(*key, false).await.ok()
+			})
+			.await;
+		}
+	}
+	let mut rogue = Rogue::join(&nodes[1]).await;
+	assert!(rogue.get(keys[0]).await.is_some(), "a raw GET finds the live record");
+
+	// The stall: two of four validators down, the best chain goes on, finality does not.
+	for stopped in [2, 3] {
+		nodes[stopped].stop();
+	}
+	wait_for("the best chain to pass the finalized block", SPREAD_TIMEOUT, || async {
+		let best = client.header(None).await.ok()?.number;
+		let finalized = client.finalized_number().await.ok()?;
+		(best > finalized + 2).then_some(())
+	})
+	.await;
+
+	let revoked = client.revoke(&stream.initiator.signer, stream.stream, "stalled").await;
+	let revoked = revoked.expect("the revocation is included in a best block");
+	let included = Instant::now();
+	let running: Vec<&Node> = nodes.iter().filter(|node| node.pid().is_some()).collect();
+	for (witness, node) in nodes[witnesses.clone()].iter().enumerate() {
+		let rpc = node.keyorch().await;
+		wait_for("every witness to refuse", ONE_BLOCK, || async {
+			let refused = rpc.request_share(share_request(witness, expires_at).encode()).await;
+			refused.err().filter(|refusal| refusal.code == STREAM_ENDED)
+		})
+		.await;
+	}
+	for node in &running {
+		let rpc = node.keyorch().await;
+		for key in &keys {
+			wait_for("every node to stop serving every record", ONE_BLOCK, || async {
+				rpc.get_record(*key, false).await.err()
+			})
+			.await;
+		}
+	}
+	assert_eq!(rogue.get(keys[0]).await, None, "a raw GET still finds the revoked record");
+	println!(
+		"revocation in best block #{}: every witness and node refused {:?} after inclusion",
+		revoked.number,
+		included.elapsed()
+	);
+
+	// The party's own view: its node's finalized chain says live, the witnesses say ended.
+	let finalized = client.finalized_number().await.expect("finalized");
+	assert!(finalized < revoked.number, "finality was stalled: #{finalized}");
+	let endpoints: Vec<_> =
+		nodes[witnesses].iter().map(|node| WitnessEndpoint::new(node.ws_url())).collect();
+	let assembled =
+		client.assemble_key(stream.provider.identity(), stream.stream, None, &endpoints).await;
+	assert!(
+		matches!(assembled, Err(Error::StreamEnded { .. })),
+		"the provider still assembles the key: {assembled:?}"
+	);
+}
