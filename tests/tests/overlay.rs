@@ -205,9 +205,9 @@ async fn witnesses_release_shares_to_the_parties_only_while_the_stream_is_live()
 				.then_some(())
 		})
 		.await;
-		if index >= 3 {
+		if index >= first_witness {
 			let witness = &stream.initiator;
-			let result = rpc.request_share(request(witness, index - 3).encode()).await;
+			let result = rpc.request_share(request(witness, index - first_witness).encode()).await;
 			assert_eq!(code(result), STREAM_ENDED, "witness node {index}");
 			let status = rpc.status().await;
 			assert_eq!(status["sharesHeld"], 0, "the witness deleted its shares");
