@@ -47,15 +47,8 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 		let answer = rpc.request_share(share_request(witness, expires_at).encode()).await;
 		answer.expect("the witness releases its share while the stream is live");
 	}
-	for node in &nodes {
-		let rpc = node.keyorch().await;
-		for key in &keys {
-			wait_for("every node to serve every record", SPREAD_TIMEOUT, || async {
-				rpc.get_record(*key, false).await.ok()
-			})
-			.await;
-		}
-	}
+	let all: Vec<&Node> = nodes.iter().collect();
+	every_record_on(&all, &keys, true, SPREAD_TIMEOUT).await;
 	let mut rogue = Rogue::join(&nodes[1]).await;
 	assert!(rogue.get(keys[0]).await.is_some(), "a raw GET finds the live record");
 
@@ -82,15 +75,7 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 		})
 		.await;
 	}
-	for node in &running {
-		let rpc = node.keyorch().await;
-		for key in &keys {
-			wait_for("every node to stop serving every record", ONE_BLOCK, || async {
-				rpc.get_record(*key, false).await.err()
-			})
-			.await;
-		}
-	}
+	every_record_on(&running, &keys, false, ONE_BLOCK).await;
 	assert_eq!(rogue.get(keys[0]).await, None, "a raw GET still finds the revoked record");
 	println!(
 		"revocation in best block #{}: every witness and node refused {:?} after inclusion",
@@ -109,4 +94,19 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 		matches!(assembled, Err(Error::StreamEnded { .. })),
 		"the provider still assembles the key: {assembled:?}"
 	);
+}
+
+/// Waits until every node of `nodes` serves (or, if not `served`, refuses) every record of
+/// `keys` through `keyorch_getRecord`, each within `timeout`.
+async fn every_record_on(nodes: &[&Node], keys: &[[u8; 32]], served: bool, timeout: Duration) {
+	let what = if served { "every node to serve" } else { "every node to stop serving" };
+	for node in nodes {
+		let rpc = node.keyorch().await;
+		for key in keys {
+			wait_for(what, timeout, || async {
+				(rpc.get_record(*key, false).await.is_ok() == served).then_some(())
+			})
+			.await;
+		}
+	}
 }
