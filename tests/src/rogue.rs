@@ -14,6 +14,10 @@ use libp2p::{
 	Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 
+use keyorch_primitives::{
+	record_dht_key, DealContext, EncryptionPublicKey, SealedShareRecord, WireVersion,
+};
+
 use crate::Node;
 
 /// Forged puts the rogue peer has under way at once.
@@ -21,6 +25,21 @@ const IN_FLIGHT: usize = 256;
 
 /// How long a raw GET may take, at most.
 pub const GET_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A well-formed sealed record of a stream that does not exist, under its own DHT key.
+pub fn forged_record() -> Record {
+	let stream_id: [u8; 32] = rand::random();
+	let sealed = SealedShareRecord {
+		version: WireVersion::V1,
+		stream_id,
+		epoch: 0,
+		holder_index: 1,
+		ephemeral_key: EncryptionPublicKey(rand::random()),
+		ciphertext: [7; 48],
+	};
+	let key = record_dht_key(&DealContext { stream_id, epoch: 0 }, 1);
+	Record::new(RecordKey::new(&key), codec::Encode::encode(&sealed))
+}
 
 /// A peer of the overlay with a Kademlia behaviour of rust-libp2p's, and nothing of keyorch's.
 pub struct Rogue {

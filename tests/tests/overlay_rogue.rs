@@ -10,17 +10,15 @@
 use std::time::{Duration, Instant};
 
 use keyorch_client::NodeClient;
-use keyorch_primitives::{
-	record_dht_key, DealContext, EncryptionPublicKey, SealedShareRecord, WireVersion,
-};
+use keyorch_primitives::{record_dht_key, DealContext};
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 use keyorch_tests::{
 	dev_node,
 	parties::{wait_for_epoch, Party},
-	rogue::{Rogue, GET_TIMEOUT},
+	rogue::{forged_record, Rogue, GET_TIMEOUT},
 	wait_for,
 };
-use libp2p::kad::{Record, RecordKey};
+use libp2p::kad::Record;
 use sp_core::H256;
 
 /// Forged records the rogue peer offers.
@@ -28,21 +26,6 @@ const FORGED: usize = 10_000;
 
 /// How long a dealing may take to be dealt and final, at most.
 const EPOCH_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A well-formed sealed record of a stream that does not exist, under its own DHT key.
-fn forged_record() -> Record {
-	let stream_id: [u8; 32] = rand::random();
-	let sealed = SealedShareRecord {
-		version: WireVersion::V1,
-		stream_id,
-		epoch: 0,
-		holder_index: 1,
-		ephemeral_key: EncryptionPublicKey(rand::random()),
-		ciphertext: [7; 48],
-	};
-	let key = record_dht_key(&DealContext { stream_id, epoch: 0 }, 1);
-	Record::new(RecordKey::new(&key), codec::Encode::encode(&sealed))
-}
 
 /// The DHT key of holder 1's record of `epoch` of `stream`.
 fn key_of(stream: StreamId, epoch: u32) -> [u8; 32] {

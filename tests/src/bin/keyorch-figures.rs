@@ -12,6 +12,9 @@
 //!   time; per stream, blocks and seconds from its request's inclusion to its epoch 0 (p50,
 //!   p99); epochs dealt per block against the chain's own inclusion rate of the requests; the
 //!   time from the first inclusion to the last epoch 0.
+//! - `flood`: legitimate records accepted per second through `keyorch_putRecord` on a `--dev`
+//!   node, alone and while a rogue Kademlia peer (`keyorch_tests::rogue`) floods the node with
+//!   10,000 forged records; how many forged puts per second the node answered.
 //! - `cli`: start-up time of the `keyorch` binary against spawning `/bin/true`.
 //!
 //! Build with `scripts/build.sh`, then run `target/debug/keyorch-figures <what>`.
@@ -30,6 +33,7 @@ use keyorch_runtime::{
 use keyorch_tests::{
 	burst, cli_binary, dev_node, local_network, local_network_with_witnesses,
 	parties::{stream_request, wait_for_epoch, DealtStream, Party},
+	rogue::{forged_record, Rogue},
 	wait_for, Node, NodeConfig, VALIDATORS,
 };
 use sp_core::Get;
@@ -318,6 +322,51 @@ async fn burst_figures(local: bool, count: usize, witnesses: u32) -> bool {
 	true
 }
 
+/// Legitimate offers of one record per run of `flood`.
+const OFFERS: usize = 500;
+
+/// Forged records the rogue peer offers during `flood`.
+const FORGED: usize = 10_000;
+
+/// Offers `record` under `key` to `node` `OFFERS` times in a row; the offers accepted per
+/// second (each one is validated against the chain, as a new record would be).
+async fn accepted_per_second(node: &Node, key: [u8; 32], record: &[u8]) -> f64 {
+	let rpc = node.keyorch().await;
+	let started = Instant::now();
+	for _ in 0..OFFERS {
+		let outcome = rpc.put_record(key, record.to_vec()).await;
+		assert_eq!(outcome["storedLocally"], true, "a legitimate offer is refused: {outcome}");
+	}
+	OFFERS as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn flood() {
+	let node = dev_node().await;
+	let stream = DealtStream::new(std::slice::from_ref(&node), &WITNESSES[..1]).await;
+	let key = stream.key(1);
+	let rpc = node.keyorch().await;
+	// Records are published once their epoch is final.
+	let record = wait_for("the live record", Duration::from_secs(60), || async {
+		rpc.get_record(key, false).await.ok()
+	})
+	.await;
+	let alone = accepted_per_second(&node, key, &record).await;
+	let mut rogue = Rogue::join(&node).await;
+	let forged = (0..FORGED).map(|_| forged_record()).collect();
+	let started = Instant::now();
+	let (answered, flooded) =
+		tokio::join!(rogue.put_all(forged), accepted_per_second(&node, key, &record));
+	let flood_rate = answered as f64 / started.elapsed().as_secs_f64();
+	let status = rpc.status().await;
+	println!(
+		"legitimate records accepted: {alone:.0}/s alone, {flooded:.0}/s during the flood (ratio \
+		 {:.2}); forged puts answered {answered} of {FORGED}, {flood_rate:.0}/s; records pending \
+		 after the flood: {}",
+		flooded / alone,
+		status["recordsPending"]
+	);
+}
+
 /// `burst`'s arguments after the subcommand: `--local`, the request count and the witnesses
 /// per stream; `None` if they do not parse.
 fn burst_args(args: &[String]) -> Option<(bool, usize, u32)> {
@@ -336,7 +385,7 @@ fn burst_args(args: &[String]) -> Option<(bool, usize, u32)> {
 
 fn usage() -> ! {
 	eprintln!(
-		"usage: keyorch-figures overlay | assembly --dev|--local [N] | burst [--dev|--local] [N] \
+		"usage: keyorch-figures overlay | flood | assembly --dev|--local [N] | burst [--dev|--local] [N] \
 		 [--witnesses W] | cli"
 	);
 	std::process::exit(2);
@@ -383,6 +432,7 @@ async fn main() {
 			},
 			None => usage(),
 		},
+		Some("flood") => flood().await,
 		Some("cli") => cli(),
 		_ => usage(),
 	}
