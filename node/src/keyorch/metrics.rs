@@ -16,6 +16,8 @@ pub struct Metrics {
 	pub records_accepted: Counter<U64>,
 	/// Records offered by peers and refused (malformed, forged, ended, never on chain).
 	pub records_refused: Counter<U64>,
+	/// Offers shed unread because their source's admission queue was full.
+	pub records_shed: Counter<U64>,
 	/// Records waiting for the chain to finalize their epoch.
 	pub records_pending: Gauge<U64>,
 	/// Records dropped because their stream ended.
@@ -52,6 +54,10 @@ impl Metrics {
 				"keyorch_records_refused_total",
 				"Records from peers refused: malformed, forged, of an ended stream or never on chain",
 			),
+			records_shed: counter(
+				"keyorch_records_shed_total",
+				"Record offers shed unread because their source's admission queue was full",
+			),
 			records_pending: gauge(
 				"keyorch_records_pending",
 				"Records from peers waiting for their epoch to be finalized",
@@ -80,6 +86,7 @@ impl Metrics {
 			register(metrics.overlay_peers.clone(), registry)?;
 			register(metrics.records_accepted.clone(), registry)?;
 			register(metrics.records_refused.clone(), registry)?;
+			register(metrics.records_shed.clone(), registry)?;
 			register(metrics.records_pending.clone(), registry)?;
 			register(metrics.records_dropped.clone(), registry)?;
 			register(metrics.record_gets_served.clone(), registry)?;

@@ -360,9 +360,11 @@ async fn flood() {
 	let status = rpc.status().await;
 	println!(
 		"legitimate records accepted: {alone:.0}/s alone, {flooded:.0}/s during the flood (ratio \
-		 {:.2}); forged puts answered {answered} of {FORGED}, {flood_rate:.0}/s; records pending \
-		 after the flood: {}",
+		 {:.2}); forged puts answered {answered} of {FORGED}, {flood_rate:.0}/s; refused {}, shed \
+		 unread {}, pending after the flood {}",
 		flooded / alone,
+		status["recordsRefused"],
+		status["recordsShed"],
 		status["recordsPending"]
 	);
 }

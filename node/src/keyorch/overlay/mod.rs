@@ -106,6 +106,8 @@ pub struct OverlayStatus {
 	pub records_accepted: u64,
 	/// Records from peers refused.
 	pub records_refused: u64,
+	/// Offers shed unread because their source's admission queue was full.
+	pub records_shed: u64,
 	/// Records dropped because their stream ended.
 	pub records_dropped: u64,
 }

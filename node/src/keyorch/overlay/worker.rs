@@ -284,7 +284,7 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		reply: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 	) {
 		if !self.admission.offer(Offer { source, record, purpose, reply }) {
-			self.metrics.records_refused.inc();
+			self.metrics.records_shed.inc();
 		}
 	}
 
@@ -378,6 +378,7 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 			records_pending: self.metrics.records_pending.get(),
 			records_accepted: self.metrics.records_accepted.get(),
 			records_refused: self.metrics.records_refused.get(),
+			records_shed: self.metrics.records_shed.get(),
 			records_dropped: self.metrics.records_dropped.get(),
 		}
 	}
