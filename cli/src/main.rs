@@ -240,8 +240,10 @@ impl Context {
 		Ok(Identity::load(&self.key_file)?)
 	}
 
+	/// A client of the node that says on stderr what it waits for.
 	async fn connect(&self) -> Result<NodeClient, Failure> {
-		Ok(NodeClient::connect(&self.url).await?)
+		let client = NodeClient::connect(&self.url).await?;
+		Ok(client.on_wait(|waiting| eprintln!("waiting: {waiting}")))
 	}
 }
 
@@ -419,12 +421,18 @@ async fn transfer_session(
 	context: &Context,
 	args: &TransferArgs,
 ) -> Result<transfer::Session, Failure> {
+	// Bad input fails before connecting.
+	let stream = input::stream_id(&args.stream)?;
+	let identity = context.identity()?;
+	let timeline = transfer::Timeline::start();
+	let client = NodeClient::connect(&context.url).await?;
 	Ok(transfer::Session {
-		stream: input::stream_id(&args.stream)?,
+		stream,
 		witnesses: args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect(),
 		liveness_timeout: std::time::Duration::from_secs(args.liveness_timeout),
-		identity: context.identity()?,
-		client: context.connect().await?,
+		identity,
+		client: client.on_wait(move |waiting| timeline.note(format!("waiting: {waiting}"))),
+		timeline,
 	})
 }
 

@@ -93,6 +93,11 @@ impl std::fmt::Display for Endpoint {
 pub struct Timeline(Instant);
 
 impl Timeline {
+	/// A timeline that starts now.
+	pub fn start() -> Self {
+		Self(Instant::now())
+	}
+
 	/// Prints `what` with the time since the start.
 	pub fn note(&self, what: impl std::fmt::Display) {
 		eprintln!("[{:>8.3}s] {what}", self.0.elapsed().as_secs_f64());
@@ -131,6 +136,8 @@ pub struct Session {
 	pub witnesses: Vec<WitnessEndpoint>,
 	/// How long a transfer goes on when the chain cannot confirm that the stream is live.
 	pub liveness_timeout: Duration,
+	/// Where the transfer, and what the client waits for, is told.
+	pub timeline: Timeline,
 }
 
 fn stream_failure(error: SecureStreamError) -> Failure {
@@ -274,7 +281,7 @@ impl Session {
 		rate: Option<u64>,
 		report_every: Option<u64>,
 	) -> Result<(), Failure> {
-		let timeline = Timeline(Instant::now());
+		let timeline = self.timeline;
 		let size = std::fs::metadata(file).map_err(|e| io_failure("cannot read", file, e))?.len();
 		let key = self.current_key(timeline).await?;
 		let mut listener = Listener::start(self.clone(), endpoints, key.keys, timeline).await?;
@@ -343,7 +350,7 @@ impl Session {
 		endpoints: Vec<Endpoint>,
 		cut_after: Option<u64>,
 	) -> Result<(), Failure> {
-		let timeline = Timeline(Instant::now());
+		let timeline = self.timeline;
 		let mut file = std::fs::OpenOptions::new()
 			.create(true)
 			.append(true)

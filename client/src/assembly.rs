@@ -212,7 +212,10 @@ async fn within_timeout<T>(
 async fn connect_witness(
 	endpoint: &WitnessEndpoint,
 ) -> Result<(NodeClient, AccountId), WitnessFailure> {
-	let client = NodeClient::connect_with_timeout(&endpoint.url, WITNESS_TIMEOUT).await?;
+	// One request per connection: a witness that drops it is reported, not waited for.
+	let client = NodeClient::connect_with_timeout(&endpoint.url, WITNESS_TIMEOUT)
+		.await?
+		.with_reconnect_patience(Duration::ZERO);
 	let account = match &endpoint.account {
 		Some(account) => account.clone(),
 		None => client.status().await?.witness.ok_or(WitnessFailure::NoWitnessService)?,

@@ -2,12 +2,14 @@
 //! hold their shares, and the end of the stream (revocation, close, expiry) is reported the
 //! moment it is final. This is what keeps a secure stream's keys current.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use backon::Retryable;
 use futures::{Stream, StreamExt};
 use keyorch_runtime::pallet_keyorch::StreamId;
 
 use crate::{
+	retry::{backoff, Waiting},
 	AssembledKey, Error, Identity, NodeClient, Refusal, StreamEvent, WitnessEndpoint,
 	WitnessFailure,
 };
@@ -15,8 +17,8 @@ use crate::{
 /// How long an epoch's assembly is retried while witnesses are still fetching their shares.
 pub const ASSEMBLY_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Pause between two assembly attempts of the same epoch.
-const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// First and longest pause between two assembly attempts of the same epoch.
+const RETRY_PAUSES: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(3));
 
 /// A change of a stream's keys.
 #[derive(Debug)]
@@ -49,8 +51,9 @@ fn transient(error: &Error) -> bool {
 }
 
 impl NodeClient {
-	/// Assembles `identity`'s key of `epoch`, retrying for [`ASSEMBLY_PATIENCE`] while the
-	/// failure is one that passes by itself (witnesses still fetching their shares).
+	/// Assembles `identity`'s key of `epoch`, retrying with backoff for [`ASSEMBLY_PATIENCE`]
+	/// while the failure is one that passes by itself (witnesses still fetching their shares);
+	/// each retry is told to the [`Self::on_wait`] observer.
 	pub async fn assemble_key_patiently(
 		&self,
 		identity: &Identity,
@@ -58,15 +61,15 @@ impl NodeClient {
 		epoch: Option<u32>,
 		witnesses: &[WitnessEndpoint],
 	) -> Result<AssembledKey, Error> {
-		let deadline = Instant::now() + ASSEMBLY_PATIENCE;
-		loop {
-			match self.assemble_key(identity, stream, epoch, witnesses).await {
-				Err(error) if transient(&error) && Instant::now() < deadline => {
-					tokio::time::sleep(RETRY_PAUSE).await
-				},
-				outcome => return outcome,
-			}
-		}
+		let (first, longest) = RETRY_PAUSES;
+		(|| self.assemble_key(identity, stream, epoch, witnesses))
+			.retry(backoff(first, longest, ASSEMBLY_PATIENCE))
+			.when(transient)
+			.notify(|error, retry_in| {
+				let reason = error.to_string();
+				self.notify(Waiting::Assembly { stream, epoch, reason, retry_in })
+			})
+			.await
 	}
 
 	/// The keys of `stream` as they change: first the current epoch's, then each newly dealt

@@ -12,7 +12,10 @@
 //! - key assembly: [`NodeClient::assemble_key`] rebuilds a stream epoch's keys from the
 //!   holder's own sealed share and shares released by [`WitnessEndpoint`]s;
 //!   [`NodeClient::follow_keys`] gives each new epoch's keys and the stream's end as they
-//!   become final.
+//!   become final;
+//! - riding out the transient: a [`NodeClient`] reconnects with backoff when its connection
+//!   drops, key assembly is retried while its failure passes by itself, and
+//!   [`NodeClient::on_wait`] hears what it waits for ([`Waiting`]).
 //!
 //! - secure streams: [`secure::SecureStream`], AES-256-GCM frames between initiator and
 //!   provider over TCP, Unix sockets or WebSockets, with resumption, rotation and revocation,
@@ -25,6 +28,7 @@ mod identity;
 mod ledger;
 mod node;
 mod refusal;
+mod retry;
 pub mod secure;
 mod session;
 mod signer;
@@ -40,6 +44,7 @@ pub use identity::Identity;
 pub use ledger::{ended_by_name, stream_status_name};
 pub use node::{Health, Included, NodeClient, NodeStatus, RuntimeVersionInfo};
 pub use refusal::Refusal;
+pub use retry::{Waiting, RECONNECT_PATIENCE};
 pub use session::{ChainLink, LinkEvent, DEFAULT_LIVENESS_TIMEOUT, LIVENESS_POLL};
 pub use signer::Signer;
 pub use streams::{StreamEvent, StreamRequest};

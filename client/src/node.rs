@@ -1,10 +1,18 @@
 //! Typed access to a keyorch node's JSON-RPC.
 
-use std::time::Duration;
+use std::{
+	sync::{Arc, PoisonError, RwLock},
+	time::Duration,
+};
 
+use backon::Retryable;
 use codec::{Decode, Encode};
 use jsonrpsee::{
-	core::client::{ClientT, Subscription, SubscriptionClientT},
+	core::{
+		client::{ClientT, Subscription, SubscriptionClientT},
+		params::ArrayParams,
+		ClientError,
+	},
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
@@ -14,7 +22,10 @@ use serde::{de::DeserializeOwned, Deserialize};
 use sp_core::{Bytes, H256};
 use sp_runtime::{generic::Era, MultiSignature};
 
-use crate::{AccountId, Balance, Error, Header, Refusal, RuntimeCall, RuntimeEvent, Signer};
+use crate::{
+	retry::{backoff, WaitObserver, Waiting, RECONNECT_PATIENCE},
+	AccountId, Balance, Error, Header, Refusal, RuntimeCall, RuntimeEvent, Signer,
+};
 
 /// How long one RPC call may take before it fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,10 +103,33 @@ pub struct Included {
 	pub events: Vec<RuntimeEvent>,
 }
 
-/// A connection to one keyorch node.
+/// A connection to one keyorch node. When the connection drops, the next call reconnects,
+/// trying with backoff for [`RECONNECT_PATIENCE`] (see [`Self::with_reconnect_patience`]), and
+/// calls that are safe to repeat (reads; not transaction submissions or share requests) are
+/// sent again on the new connection.
 pub struct NodeClient {
-	rpc: WsClient,
+	rpc: RwLock<Arc<WsClient>>,
 	url: String,
+	timeout: Duration,
+	reconnect_patience: Duration,
+	/// Held while reconnecting, so that concurrent calls wait for one new connection.
+	reconnecting: tokio::sync::Mutex<()>,
+	observer: Option<WaitObserver>,
+}
+
+/// Whether a call of `method` may be sent again after its connection dropped without an
+/// answer: not for what may already have taken effect (a submitted transaction, a share
+/// request whose nonce the witness may have spent).
+fn safe_to_repeat(method: &str) -> bool {
+	!method.starts_with("author_") && method != "keyorch_requestShare"
+}
+
+/// First and longest pause between two tries to reconnect.
+const RECONNECT_PAUSES: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(4));
+
+/// Opens a WebSocket connection to `url` whose connecting and calls time out after `timeout`.
+async fn open(url: &str, timeout: Duration) -> Result<WsClient, jsonrpsee::core::ClientError> {
+	WsClientBuilder::default().connection_timeout(timeout).request_timeout(timeout).build(url).await
 }
 
 impl NodeClient {
@@ -107,13 +141,38 @@ impl NodeClient {
 	/// Connects over WebSocket, giving up on connecting and on every later call after
 	/// `timeout`.
 	pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self, Error> {
-		let rpc = WsClientBuilder::default()
-			.connection_timeout(timeout)
-			.request_timeout(timeout)
-			.build(url)
+		let rpc = open(url, timeout)
 			.await
 			.map_err(|source| Error::Connect { url: url.to_string(), source })?;
-		Ok(Self { rpc, url: url.to_string() })
+		Ok(Self {
+			rpc: RwLock::new(Arc::new(rpc)),
+			url: url.to_string(),
+			timeout,
+			reconnect_patience: RECONNECT_PATIENCE,
+			reconnecting: tokio::sync::Mutex::new(()),
+			observer: None,
+		})
+	}
+
+	/// How long to keep trying to reconnect after the connection dropped before a call fails
+	/// ([`Duration::ZERO`]: one immediate try).
+	pub fn with_reconnect_patience(mut self, patience: Duration) -> Self {
+		self.reconnect_patience = patience;
+		self
+	}
+
+	/// Tells `observer` whatever this client waits for: a dropped connection to come back, a
+	/// key that cannot be assembled yet (see [`Waiting`]).
+	pub fn on_wait(mut self, observer: impl Fn(&Waiting) + Send + Sync + 'static) -> Self {
+		self.observer = Some(Arc::new(observer));
+		self
+	}
+
+	/// Tells the observer, if there is one, what this client waits for.
+	pub(crate) fn notify(&self, waiting: Waiting) {
+		if let Some(observer) = &self.observer {
+			observer(&waiting);
+		}
 	}
 
 	/// The URL this client is connected to.
@@ -121,12 +180,63 @@ impl NodeClient {
 		&self.url
 	}
 
+	/// The current connection.
+	fn connection(&self) -> Arc<WsClient> {
+		self.rpc.read().unwrap_or_else(PoisonError::into_inner).clone()
+	}
+
+	/// Replaces the connection `dropped`, trying with backoff for the reconnect patience;
+	/// whether a connection is up again.
+	async fn reconnect(&self, dropped: &Arc<WsClient>) -> bool {
+		let _one_at_a_time = self.reconnecting.lock().await;
+		if !Arc::ptr_eq(&self.connection(), dropped) {
+			// Another call reconnected meanwhile.
+			return true;
+		}
+		let (first, longest) = RECONNECT_PAUSES;
+		let connected = (|| open(&self.url, self.timeout))
+			.retry(backoff(first, longest, self.reconnect_patience))
+			.notify(|error, retry_in| {
+				let (url, error) = (self.url.clone(), error.to_string());
+				self.notify(Waiting::Reconnecting { url, error, retry_in })
+			})
+			.await;
+		match connected {
+			Ok(rpc) => {
+				*self.rpc.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(rpc);
+				self.notify(Waiting::Reconnected { url: self.url.clone() });
+				true
+			},
+			Err(_) => false,
+		}
+	}
+
+	/// Calls `method` on the node, reconnecting if the connection had dropped, and calling
+	/// again on the new connection if that is [`safe_to_repeat`].
+	async fn request<R: DeserializeOwned>(
+		&self,
+		method: &'static str,
+		params: ArrayParams,
+	) -> Result<R, ClientError> {
+		let connection = self.connection();
+		match connection.request(method, params.clone()).await {
+			Err(error @ ClientError::RestartNeeded(_)) => {
+				if self.reconnect(&connection).await && safe_to_repeat(method) {
+					self.connection().request(method, params).await
+				} else {
+					Err(error)
+				}
+			},
+			outcome => outcome,
+		}
+	}
+
 	pub(crate) async fn call<R: DeserializeOwned>(
 		&self,
 		method: &'static str,
-		params: jsonrpsee::core::params::ArrayParams,
+		params: ArrayParams,
 	) -> Result<R, Error> {
-		self.rpc.request(method, params).await.map_err(|source| Error::Rpc { method, source })
+		self.request(method, params).await.map_err(|source| Error::Rpc { method, source })
 	}
 
 	/// The header of block `at`, or of the best block.
@@ -266,7 +376,7 @@ impl NodeClient {
 	/// has ended, or [`Error::Refused`] if the node keeps no records.
 	pub async fn record(&self, key: H256) -> Result<Vec<u8>, Error> {
 		let method = "keyorch_getRecord";
-		match self.rpc.request::<Bytes, _>(method, rpc_params![key]).await {
+		match self.request::<Bytes>(method, rpc_params![key]).await {
 			Ok(bytes) => Ok(bytes.0),
 			Err(source) => match Error::from_keyorch_rpc(method, source) {
 				Error::Refused { refusal: Refusal::RecordNotFound, .. } => {
@@ -288,7 +398,6 @@ impl NodeClient {
 	) -> Result<SealedShareAnswer, Error> {
 		let method = "keyorch_requestShare";
 		let answer: Bytes = self
-			.rpc
 			.request(method, rpc_params![Bytes(request.encode())])
 			.await
 			.map_err(|source| Error::from_keyorch_rpc(method, source))?;
@@ -375,11 +484,21 @@ impl NodeClient {
 	) -> Result<Included, Error> {
 		let extrinsic = self.signed_extrinsic(signer, call).await?;
 		let method = "author_submitAndWatchExtrinsic";
-		let mut statuses: Subscription<serde_json::Value> = self
-			.rpc
+		let connection = self.connection();
+		let subscribed = connection
 			.subscribe(method, rpc_params![Bytes(extrinsic.clone())], "author_unwatchExtrinsic")
-			.await
-			.map_err(|source| Error::Rpc { method, source })?;
+			.await;
+		let mut statuses: Subscription<serde_json::Value> = match subscribed {
+			Ok(statuses) => statuses,
+			Err(source) => {
+				if let ClientError::RestartNeeded(_) = source {
+					// Not submitted again (it may be in the pool), but the next call finds a
+					// connection.
+					self.reconnect(&connection).await;
+				}
+				return Err(Error::Rpc { method, source });
+			},
+		};
 		let deadline = tokio::time::Instant::now() + TX_TIMEOUT;
 		let block = loop {
 			let status = tokio::time::timeout_at(deadline, statuses.next())
@@ -443,5 +562,22 @@ impl NodeClient {
 			}
 		}
 		Ok(Included { block, number, events })
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn reads_are_repeated_after_a_drop_and_what_may_have_taken_effect_is_not() {
+		for read in ["chain_getHeader", "state_call", "state_getStorage", "keyorch_getRecord"] {
+			assert!(safe_to_repeat(read), "{read}");
+		}
+		for write in
+			["author_submitExtrinsic", "author_submitAndWatchExtrinsic", "keyorch_requestShare"]
+		{
+			assert!(!safe_to_repeat(write), "{write}");
+		}
 	}
 }

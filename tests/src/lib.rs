@@ -16,6 +16,7 @@ pub mod burst;
 pub mod keyorch_rpc;
 pub mod parties;
 pub mod rogue;
+pub mod transfer;
 
 /// The binary `$<variable>`, or the binary `name` cargo built beside this test executable (or
 /// this binary of the tests crate).

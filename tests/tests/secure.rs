@@ -4,8 +4,8 @@
 //! hellos and half-open connections, and stopped on both sides when their node dies.
 
 use std::{
-	path::{Path, PathBuf},
-	process::{Child, Command, Stdio},
+	path::PathBuf,
+	process::Child,
 	time::{Duration, Instant},
 };
 
@@ -17,13 +17,14 @@ use keyorch_client::{
 use keyorch_primitives::{combine, deal, DealContext, EncryptionSecret, StreamKeys};
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 use keyorch_tests::{
-	cli_binary, dev_node_with_witness, free_port,
+	dev_node_with_witness,
 	parties::{register_and_request, Party},
+	transfer::{
+		digest, endpoints, finish, random_file, receive_args, send_args, spawn_keyorch,
+		wait_for_bytes,
+	},
 	Node,
 };
-use sha2::{Digest, Sha256};
-
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Hellos of a stranger who knows the stream id but not its key, thrown at `keyorch send`.
 const FORGED_HELLOS: usize = 1_000;
@@ -71,90 +72,13 @@ impl Setup {
 
 	/// [`Self::keyorch`] with `options` after the command's own arguments.
 	fn keyorch_with(&self, seed: &str, log: &str, args: &[String], options: &[&str]) -> Child {
-		let stream = format!("{:?}", self.stream);
-		let stderr = std::fs::File::create(self.path(&format!("{log}.log"))).expect("log file");
-		Command::new(cli_binary())
-			.args(["--url", &self.node.ws_url(), "--dev-seed", seed])
-			.arg(args[0].as_str())
-			.arg(&stream)
-			.args(&args[1..])
-			.args(["--witness-url", &self.node.ws_url()])
-			.args(options)
-			.stdin(Stdio::null())
-			.stdout(Stdio::piped())
-			.stderr(stderr)
-			.spawn()
-			.expect("keyorch runs")
+		let url = self.node.ws_url();
+		let log = self.path(&format!("{log}.log"));
+		spawn_keyorch(&url, seed, self.stream, std::slice::from_ref(&url), args, options, &log)
 	}
 
 	fn log(&self, name: &str) -> String {
 		std::fs::read_to_string(self.path(&format!("{name}.log"))).unwrap_or_default()
-	}
-}
-
-/// The transfer's endpoints: TCP, a Unix socket and a WebSocket.
-fn endpoints(dir: &Path) -> [String; 3] {
-	[
-		format!("tcp:127.0.0.1:{}", free_port()),
-		format!("unix:{}", dir.join("transfer.sock").display()),
-		format!("ws:127.0.0.1:{}", free_port()),
-	]
-}
-
-fn send_args(file: &Path, endpoints: &[String], rate: u64) -> Vec<String> {
-	let mut args = vec!["send".into(), "--file".into(), file.display().to_string()];
-	args.extend(["--rate".into(), rate.to_string()]);
-	for endpoint in endpoints {
-		args.extend(["--listen".into(), endpoint.clone()]);
-	}
-	args
-}
-
-fn receive_args(out: &Path, endpoints: &[String], extra: &[&str]) -> Vec<String> {
-	let mut args = vec!["receive".into(), "--out".into(), out.display().to_string()];
-	for endpoint in endpoints {
-		args.extend(["--connect".into(), endpoint.clone()]);
-	}
-	args.extend(extra.iter().map(|arg| arg.to_string()));
-	args
-}
-
-/// A file of `len` random bytes and its SHA-256.
-fn random_file(path: &Path, len: usize) -> String {
-	let mut bytes = vec![0u8; len];
-	rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-	std::fs::write(path, &bytes).expect("written");
-	digest(&bytes)
-}
-
-fn digest(bytes: &[u8]) -> String {
-	Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// Waits until `path` holds at least `len` bytes.
-async fn wait_for_bytes(path: &Path, len: u64, logs: impl Fn() -> String) {
-	let started = Instant::now();
-	while std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < len {
-		assert!(started.elapsed() < PROCESS_TIMEOUT, "no bytes arrived: {}", logs());
-		tokio::time::sleep(Duration::from_millis(100)).await;
-	}
-}
-
-/// Waits for `child` to exit (killing it after the timeout); its exit code and stdout.
-fn finish(mut child: Child, what: &str, logs: impl Fn() -> String) -> (i32, String) {
-	let deadline = Instant::now() + PROCESS_TIMEOUT;
-	loop {
-		if let Some(status) = child.try_wait().expect("wait") {
-			let mut stdout = String::new();
-			use std::io::Read;
-			child.stdout.take().expect("piped").read_to_string(&mut stdout).expect("stdout");
-			return (status.code().unwrap_or(-1), stdout);
-		}
-		if Instant::now() > deadline {
-			let _ = child.kill();
-			panic!("{what} did not finish in {PROCESS_TIMEOUT:?}; logs:\n{}", logs());
-		}
-		std::thread::sleep(Duration::from_millis(100));
 	}
 }
 
