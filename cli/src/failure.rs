@@ -153,6 +153,14 @@ impl From<Error> for Failure {
 						.into(),
 				),
 			),
+			Error::DealingDropped { .. } => (
+				Kind::Unreachable,
+				Some(
+					"the chain's finality is stalled or it reorganised; ask for the key again \
+					 once `keyorch status` shows finality moving"
+						.into(),
+				),
+			),
 			Error::NotEnoughWitnesses { .. } => (
 				Kind::Refused,
 				Some(

@@ -368,10 +368,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 				client.assemble_key_patiently(&identity, stream, epoch, &endpoints),
 			)
 			.await?;
+			// What is printed must stay true: a key whose dealing a reorg undoes is dropped.
+			waiting(
+				format!(
+					"waiting for the dealing (block #{}) to be final",
+					assembled.dealing.dealt_at
+				),
+				client.confirm_dealing(&assembled.dealing),
+			)
+			.await?;
 			println!("{}", assembled.keys.fingerprint());
 			eprintln!(
 				"epoch {} of stream {}: key assembled from this identity's share and {} \
-				 witness share(s), as of finalized block #{}",
+				 witness share(s) at best block #{}; its dealing is final",
 				assembled.epoch,
 				hex(stream.as_bytes()),
 				assembled.witnesses.len(),

@@ -31,7 +31,7 @@ use keyorch_client::{
 		EndReason, LinkState, SecureConfig, SecureReceiver, SecureSender, SecureStream,
 		SecureStreamError, StreamControl, WsTransport,
 	},
-	ChainLink, Identity, LinkEvent, NodeClient, WitnessEndpoint,
+	ChainLink, Dealing, Identity, LinkEvent, NodeClient, WitnessEndpoint,
 };
 use keyorch_runtime::pallet_keyorch::StreamId;
 use sha2::{Digest, Sha256};
@@ -256,7 +256,7 @@ impl Session {
 	/// transfer stops with it.
 	async fn follow_chain(
 		&self,
-		epoch: u32,
+		(epoch, dealing): (u32, &Dealing),
 		report_every: Option<u64>,
 		control: StreamControl,
 		timeline: Timeline,
@@ -266,6 +266,7 @@ impl Session {
 			stream: self.stream,
 			witnesses: &self.witnesses,
 			epoch,
+			dealing: dealing.clone(),
 			report_every,
 			liveness_timeout: self.liveness_timeout,
 		};
@@ -284,6 +285,7 @@ impl Session {
 		let timeline = self.timeline;
 		let size = std::fs::metadata(file).map_err(|e| io_failure("cannot read", file, e))?.len();
 		let key = self.current_key(timeline).await?;
+		let dealing = key.dealing;
 		let mut listener = Listener::start(self.clone(), endpoints, key.keys, timeline).await?;
 		let mut next = loop {
 			match listener.next().await {
@@ -297,8 +299,13 @@ impl Session {
 			listener.set_running(control.clone());
 			timeline.note(format!("initiator connected over {endpoint}: new session"));
 			let epoch = control.usage().send_epoch;
-			let mut chain =
-				std::pin::pin!(self.follow_chain(epoch, report_every, control.clone(), timeline));
+			let opened_with = (epoch, &dealing);
+			let mut chain = std::pin::pin!(self.follow_chain(
+				opened_with,
+				report_every,
+				control.clone(),
+				timeline
+			));
 			let mut following = true;
 			let (sender, receiver) = secure.split();
 			let mut transfer = tokio::spawn(serve_file(file.to_path_buf(), sender, receiver, rate));
@@ -364,12 +371,13 @@ impl Session {
 		let key = self.current_key(timeline).await?;
 		let mut turn = 0;
 		let (transport, mut cut) = connect_any(&endpoints, &mut turn, timeline).await?;
+		let opened_with = (key.epoch, &key.dealing);
 		let secure = SecureStream::connect(transport, key.keys, SecureConfig::default())
 			.await
 			.map_err(stream_failure)?;
 		let control = secure.control().clone();
 		let mut chain =
-			std::pin::pin!(self.follow_chain(key.epoch, None, control.clone(), timeline));
+			std::pin::pin!(self.follow_chain(opened_with, None, control.clone(), timeline));
 		let mut following = true;
 		let (mut sender, mut receiver) = secure.split();
 		sender.send(&offset.to_be_bytes()).await.map_err(stream_failure)?;

@@ -1,8 +1,9 @@
 //! Key assembly: an initiator or provider rebuilds the key of a stream epoch from its own
 //! sealed share and the shares witnesses release to it.
 //!
-//! [`NodeClient::assemble_key`] reads the stream and the epoch's commitments at the latest
-//! finalized block, fetches and checks the holder's own record, asks witness nodes for their
+//! [`NodeClient::assemble_key`] reads the stream and the epoch's commitments at the best block
+//! (the fast path, see [`crate::Dealing`] for what happens if that dealing does not become
+//! final), fetches and checks the holder's own record, asks witness nodes for their
 //! shares with signed requests until the stream's threshold of verified shares is held, and
 //! derives the [`StreamKeys`].
 
@@ -16,14 +17,14 @@ use keyorch_primitives::{
 use sp_core::H256;
 
 use crate::{
-	AccountId, EpochIndex, EpochView, Error, HolderRole, Identity, NodeClient, Refusal, StreamId,
-	StreamView,
+	AccountId, Dealing, EpochIndex, EpochView, Error, HolderRole, Identity, NodeClient, Refusal,
+	StreamId, StreamView,
 };
 
 /// How long one witness may take, from connecting to its answer.
 pub const WITNESS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// For how many blocks after the finalized block a share request stays valid.
+/// For how many blocks after the best block a share request stays valid.
 pub const REQUEST_VALIDITY_BLOCKS: u32 = 20;
 
 /// A witness node to ask for shares: the URL of its RPC and, if known, the witness account it
@@ -166,8 +167,10 @@ pub struct AssembledKey {
 	pub epoch: EpochIndex,
 	/// The assembling holder's index (1 initiator, 2 provider).
 	pub holder_index: HolderIndex,
-	/// The finalized block the stream and epoch were read at.
+	/// The best block the stream and epoch were read at.
 	pub block: u32,
+	/// The dealing the key comes from: it must become final, or the key is dropped.
+	pub dealing: Dealing,
 	/// The witnesses whose shares were used.
 	pub witnesses: Vec<AccountId>,
 	/// The witness nodes that gave no usable share on the way.
@@ -357,7 +360,7 @@ impl NodeClient {
 	/// Rebuilds the keys of `epoch` of `stream` (the current epoch if `None`) for `identity`,
 	/// the stream's initiator or provider.
 	///
-	/// Reads the stream and the epoch at the latest finalized block, fetches the identity's
+	/// Reads the stream and the epoch at the best block, fetches the identity's
 	/// own sealed record from this node, and asks the stream's witnesses among `witnesses`
 	/// (at most as many at once as shares are missing, each within [`WITNESS_TIMEOUT`]) with
 	/// requests valid for [`REQUEST_VALIDITY_BLOCKS`] blocks, until the stream's threshold of
@@ -379,7 +382,7 @@ impl NodeClient {
 		epoch: Option<EpochIndex>,
 		witnesses: &[WitnessEndpoint],
 	) -> Result<AssembledKey, Error> {
-		let at = self.finalized_hash().await?;
+		let at = self.best_hash().await?;
 		let block = self.header(Some(at)).await?.number;
 		let view = self.open_stream(stream, at).await?;
 		let account = identity.signer().account_id();
@@ -441,12 +444,20 @@ impl NodeClient {
 		}
 		let secret = combine(&shares, &commitments).map_err(Error::Assembly)?;
 		let keys = secret.derive_keys(None);
+		let dealing = Dealing {
+			stream,
+			epoch: context.epoch,
+			dealt_at: epoch.dealt_at,
+			seen_at: block,
+			commitments: epoch.commitments,
+		};
 		Ok(AssembledKey {
 			secret,
 			stream,
 			epoch: context.epoch,
 			holder_index: index,
 			block,
+			dealing,
 			witnesses: used,
 			skipped,
 			keys,

@@ -157,6 +157,22 @@ pub enum Error {
 		/// The last reason it could not be confirmed.
 		reason: String,
 	},
+	/// A key's dealing did not become final (see [`crate::Dealing`]): the key must not be
+	/// used, and a secure stream that used it was ended.
+	#[error(
+		"the dealing of epoch {epoch} of stream {stream:?} (block #{dealt_at}) is not final: \
+		 {reason}; its key is dropped"
+	)]
+	DealingDropped {
+		/// The stream.
+		stream: crate::StreamId,
+		/// The epoch.
+		epoch: u32,
+		/// The block that dealt it, in the chain the key was assembled at.
+		dealt_at: u32,
+		/// Why it is dropped.
+		reason: String,
+	},
 	/// Waiting for something on chain took longer than allowed.
 	#[error("timed out after {seconds} s waiting for {what}")]
 	Timeout {

@@ -10,7 +10,9 @@
 //! - the ledger: [`NodeClient::stream_view`], `epoch_view`, `tombstone`… — typed runtime-API
 //!   reads at the latest finalized block;
 //! - key assembly: [`NodeClient::assemble_key`] rebuilds a stream epoch's keys from the
-//!   holder's own sealed share and shares released by [`WitnessEndpoint`]s;
+//!   holder's own sealed share and shares released by [`WitnessEndpoint`]s, as soon as the
+//!   epoch is in the best block; a key whose [`Dealing`] does not become final within
+//!   [`DEALING_FINALITY_BLOCKS`] is dropped ([`NodeClient::dealing_finality`]);
 //!   [`NodeClient::follow_keys`] gives each new epoch's keys and the stream's end as they
 //!   become final;
 //! - riding out the transient: a [`NodeClient`] reconnects with backoff when its connection
@@ -22,6 +24,7 @@
 //!   and [`secure::SecureDatagram`] over UDP.
 
 mod assembly;
+mod dealing;
 mod error;
 mod follow;
 mod identity;
@@ -38,6 +41,7 @@ pub use assembly::{
 	AssembledKey, WitnessEndpoint, WitnessFailure, WitnessReport, REQUEST_VALIDITY_BLOCKS,
 	WITNESS_TIMEOUT,
 };
+pub use dealing::{Dealing, DealingFinality, DEALING_FINALITY_BLOCKS};
 pub use error::Error;
 pub use follow::{KeyUpdate, ASSEMBLY_PATIENCE};
 pub use identity::Identity;

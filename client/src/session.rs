@@ -10,6 +10,10 @@
 //! ends, on both sides, with [`EndReason::Unconfirmed`]. A failing node never leaves the
 //! transfer going on unchecked.
 //!
+//! Keys are assembled before their dealing is final (see [`crate::Dealing`]); the link checks
+//! at every poll that each key in use became final, and ends the stream the same way, with
+//! [`Error::DealingDropped`], if one does not within [`crate::DEALING_FINALITY_BLOCKS`].
+//!
 //! Block time rather than the arrival of new blocks is what counts, because a `--dev` chain
 //! seals a burst of transactions ahead of the wall clock and then makes no block until the
 //! clock has caught up. A block stamped ahead of this machine's clock confirms the stream only
@@ -24,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::{
 	secure::{EndReason, LinkState, StreamControl},
-	Error, Identity, Included, KeyUpdate, NodeClient, WitnessEndpoint,
+	Dealing, DealingFinality, Error, Identity, Included, KeyUpdate, NodeClient, WitnessEndpoint,
 };
 
 /// How often the traffic counters are looked at for usage reports.
@@ -88,6 +92,9 @@ pub struct ChainLink<'a> {
 	pub witnesses: &'a [WitnessEndpoint],
 	/// The epoch the secure stream was opened with.
 	pub epoch: u32,
+	/// The dealing of the key the secure stream was opened with
+	/// ([`crate::AssembledKey::dealing`]), checked until it is final.
+	pub dealing: Dealing,
 	/// Report the bytes this side sent whenever this many more were sent (`None`: never).
 	pub report_every: Option<u64>,
 	/// How long the stream may go on without being confirmed live on chain (see the module
@@ -180,6 +187,8 @@ impl NodeClient {
 		let mut updates = follow();
 		let mut follow_again: Option<Instant> = None;
 		let mut installed = link.epoch;
+		// Keys in use whose dealing is not final yet: each must become final in time.
+		let mut unconfirmed = vec![link.dealing.clone()];
 		let mut reported = 0u64;
 		let mut reporting: Option<Reporting<'_>> = None;
 		let mut usage_poll = tokio::time::interval(USAGE_POLL);
@@ -192,6 +201,7 @@ impl NodeClient {
 						// Refused only if the stream is over already; the loop then ends below.
 						if control.install_epoch(key.keys).await.is_ok() {
 							installed = key.epoch;
+							unconfirmed.push(key.dealing);
 							on_event(LinkEvent::EpochInstalled { epoch: key.epoch });
 						}
 					},
@@ -248,6 +258,10 @@ impl NodeClient {
 					}
 				},
 				_ = liveness_poll.tick() => {
+					if let Err(dropped) = self.keep_final(&mut unconfirmed).await {
+						control.end(EndReason::Unconfirmed).await;
+						return Err(dropped);
+					}
 					match self.live_in_best_block(link.stream).await {
 						Ok((block, timestamp)) => liveness.confirm(block, timestamp),
 						Err(problem) => liveness.problem = Some(problem),
@@ -272,6 +286,23 @@ impl NodeClient {
 				},
 			}
 		}
+	}
+
+	/// Forgets the dealings that became final; [`Error::DealingDropped`] for one that will not.
+	/// A node that does not answer in time leaves them as they are: the liveness checks deal
+	/// with it.
+	async fn keep_final(&self, unconfirmed: &mut Vec<Dealing>) -> Result<(), Error> {
+		let mut still = Vec::with_capacity(unconfirmed.len());
+		for dealing in unconfirmed.drain(..) {
+			let finality = self.dealing_finality(&dealing);
+			match tokio::time::timeout(LIVENESS_ANSWER_TIMEOUT, finality).await {
+				Ok(Ok(DealingFinality::Final)) => {},
+				Ok(Err(dropped @ Error::DealingDropped { .. })) => return Err(dropped),
+				_ => still.push(dealing),
+			}
+		}
+		*unconfirmed = still;
+		Ok(())
 	}
 
 	/// The number and timestamp of the node's best block if `stream` is live in it; else why

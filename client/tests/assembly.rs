@@ -22,7 +22,7 @@ use keyorch_primitives::{
 use sp_core::{Bytes, H256};
 use sp_runtime::traits::Header as _;
 
-/// The finalized block every mock read is at.
+/// The block every mock read is at: the best block, and the finalized one.
 const FINALIZED: u32 = 10;
 const STREAM: H256 = H256::repeat_byte(0x42);
 
@@ -116,11 +116,11 @@ async fn serve(module: RpcModule<()>) -> (String, ServerHandle) {
 async fn chain_node(chain: Chain) -> (String, ServerHandle) {
 	let chain = Arc::new(chain);
 	let mut module = RpcModule::new(());
-	module
-		.register_method("chain_getFinalizedHead", |_, _, _| {
-			Ok::<_, ErrorObjectOwned>(H256::repeat_byte(0xf1))
-		})
-		.unwrap();
+	for head in ["chain_getFinalizedHead", "chain_getBlockHash"] {
+		module
+			.register_method(head, |_, _, _| Ok::<_, ErrorObjectOwned>(H256::repeat_byte(0xf1)))
+			.unwrap();
+	}
 	module
 		.register_method("chain_getHeader", |_, _, _| {
 			Ok::<_, ErrorObjectOwned>(keyorch_client::Header::new(

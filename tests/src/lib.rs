@@ -13,6 +13,7 @@ use keyorch_client::NodeClient;
 use sp_keyring::Sr25519Keyring;
 
 pub mod burst;
+pub mod fast_path;
 pub mod keyorch_rpc;
 pub mod parties;
 pub mod rogue;

@@ -43,7 +43,8 @@ async fn fetch_records(
 	context: &DealContext,
 	dealt: &DealtEpoch,
 ) -> Vec<SealedShareRecord> {
-	// Nodes serve a record only once the chain commits to it in a finalized block.
+	// Once the dealing is final, every node's chain commits to the records, whatever its best
+	// block.
 	wait_for("the dealing to be final", Duration::from_secs(120), || async {
 		(client.finalized_number().await.ok()? >= dealt.block).then_some(())
 	})

@@ -1,14 +1,20 @@
-//! Revocation fails closed while finality stalls. Of the four validators two are stopped, so
-//! GRANDPA cannot finalize while the other two go on authoring. A revocation that reaches the
-//! best chain makes every witness refuse the stream's shares, and every node stop serving its
-//! records — to `keyorch_getRecord` and to a raw Kademlia GET — within one block of its
-//! import, although the finalized chain still says the stream is live.
+//! Finality stalled on purpose: of the four validators two are stopped, so GRANDPA cannot
+//! finalize while the other two go on authoring.
+//!
+//! - Revocation fails closed. A revocation that reaches the best chain makes every witness
+//!   refuse the stream's shares, and every node stop serving its records — to
+//!   `keyorch_getRecord` and to a raw Kademlia GET — within one block of its import, although
+//!   the finalized chain still says the stream is live.
+//! - The fast path's rule. A stream requested during the stall gets its key at the best block
+//!   on both sides, and the key is dropped once its dealing has not become final within
+//!   `DEALING_FINALITY_BLOCKS` blocks.
 
 use std::time::{Duration, Instant};
 
 use codec::Encode;
-use keyorch_client::{Error, WitnessEndpoint};
+use keyorch_client::{DealingFinality, Error, WitnessEndpoint, DEALING_FINALITY_BLOCKS};
 use keyorch_tests::{
+	fast_path::key_on_both_sides,
 	local_network_with_witnesses,
 	parties::{wait_for_shares, DealtStream},
 	rogue::Rogue,
@@ -22,6 +28,10 @@ const SPREAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One block: with two of four validators authoring, a block comes within two 3 s slots.
 const ONE_BLOCK: Duration = Duration::from_secs(6);
+
+/// `DEALING_FINALITY_BLOCKS` blocks of the stalled chain, and then some.
+const DROP_TIMEOUT: Duration =
+	Duration::from_secs(ONE_BLOCK.as_secs() * (DEALING_FINALITY_BLOCKS as u64 + 2) + 30);
 
 /// The JSON-RPC code of "the stream has ended".
 const STREAM_ENDED: i32 = 7003;
@@ -83,7 +93,7 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 		included.elapsed()
 	);
 
-	// The party's own view: its node's finalized chain says live, the witnesses say ended.
+	// The party's own view: its node's finalized chain says live, the best chain says ended.
 	let finalized = client.finalized_number().await.expect("finalized");
 	assert!(finalized < revoked.number, "finality was stalled: #{finalized}");
 	let endpoints: Vec<_> =
@@ -94,6 +104,25 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 		matches!(assembled, Err(Error::StreamEnded { .. })),
 		"the provider still assembles the key: {assembled:?}"
 	);
+
+	// A stream requested during the stall: its key comes at the best block on both sides, and
+	// is dropped once its dealing has not become final in time.
+	let provider_client = nodes[1].client().await;
+	let late = key_on_both_sides(
+		(&stream.initiator, &client),
+		(&stream.provider, &provider_client),
+		WITNESSES.len() as u32,
+		&endpoints,
+	)
+	.await;
+	assert!(late.before_final, "the key waited for finality");
+	let dealing = &late.initiator.dealing;
+	let finality = client.dealing_finality(dealing).await.expect("read");
+	assert!(matches!(finality, DealingFinality::Pending { .. }), "{finality:?}");
+	let dropped = tokio::time::timeout(DROP_TIMEOUT, client.confirm_dealing(dealing)).await;
+	let dropped = dropped.expect("the key is dropped in time");
+	assert!(matches!(dropped, Err(Error::DealingDropped { .. })), "{dropped:?}");
+	println!("a key assembled during the stall was dropped: {}", dropped.unwrap_err());
 }
 
 /// Waits until every node of `nodes` serves (or, if not `served`, refuses) every record of

@@ -38,6 +38,16 @@ pub struct AddedEpoch {
 	pub dropped: Vec<[u8; 32]>,
 }
 
+/// The DHT keys of the records of `epoch` of `stream`, dealt to `holders` holders, in holder
+/// order.
+pub fn epoch_record_keys(stream: [u8; 32], epoch: EpochIndex, holders: usize) -> Vec<[u8; 32]> {
+	let context = DealContext { stream_id: stream, epoch };
+	(1..=holders)
+		.filter_map(|holder| HolderIndex::try_from(holder).ok())
+		.map(|holder| record_dht_key(&context, holder))
+		.collect()
+}
+
 /// What the index knows of one stream.
 #[derive(Clone, Debug, Default, Encode, Decode, PartialEq, Eq)]
 pub struct StreamEntry {
@@ -107,11 +117,7 @@ impl<S: OffchainStorage> RecordIndex<S> {
 	/// Records a dealt epoch with `holders` holders; returns its DHT keys in holder order, and
 	/// those of the epoch the chain no longer keeps since, if any.
 	pub fn add_epoch(&mut self, stream: [u8; 32], epoch: EpochIndex, holders: usize) -> AddedEpoch {
-		let context = DealContext { stream_id: stream, epoch };
-		let keys: Vec<_> = (1..=holders)
-			.filter_map(|holder| HolderIndex::try_from(holder).ok())
-			.map(|holder| record_dht_key(&context, holder))
-			.collect();
+		let keys = epoch_record_keys(stream, epoch, holders);
 		let entry = self.state.streams.entry(stream).or_default();
 		entry.epochs.insert(epoch, keys.clone());
 		self.by_key.extend(keys.iter().map(|key| (*key, stream)));

@@ -1,12 +1,21 @@
 //! What the DHT overlay and the witness service read from the chain: keyorch's runtime API and
 //! events.
 //!
-//! The node has two views of the chain, its finalized block and its best block, and the rule is
-//! that a refusal needs only one of them while access needs both: a stream that has ended in
-//! either view is ended ([`Ledger::stream_status`]), so a revocation, close or expiry is
-//! honoured as soon as it is in the best chain, and a finality stall never extends anyone's
-//! access. What a reorg can undo is then only ever a refusal. Facts that grant access (a dealt
-//! epoch, a record's committed hash) are read at the finalized block.
+//! The node has two views of the chain, its finalized block and its best block. Refusals need
+//! only one of them, and access is decided by the best chain, before it is final:
+//!
+//! - a stream that has ended in either view is ended ([`Ledger::stream_status`]): a
+//!   revocation, close or expiry is honoured as soon as it is in the best chain, and a finality
+//!   stall never extends anyone's access;
+//! - a share may be released if the best block allows it ([`Ledger::may_request_share`]); the
+//!   finalized block, its ancestor, could only refuse a request or dealing that is not final
+//!   yet (this is the fast path: keys are released before their dealing is final);
+//! - a dealt epoch and its records' hashes are read at the best block, else the finalized one
+//!   ([`Ledger::epoch`]).
+//!
+//! A reorg can thus undo a dealing whose shares were released already. Those shares went only to
+//! the parties the best chain named, and clients drop a key whose dealing does not become final
+//! (`keyorch_client::Dealing`); a reorg can never undo an end that was final.
 
 use std::sync::Arc;
 
@@ -29,7 +38,7 @@ use sp_blockchain::HeaderBackend;
 
 use crate::service::FullClient;
 
-/// A stream-level fact from a finalized block that the overlay and the witness act on.
+/// A stream-level fact from a block that the overlay and the witness act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LedgerEvent {
 	/// An epoch was dealt: its holders' records are committed.
@@ -61,13 +70,13 @@ pub enum RecordRejection {
 	Malformed,
 	/// The chain has a different hash for this holder's record of this epoch: a forgery.
 	HashMismatch,
-	/// The finalized chain does not know the epoch yet; it may only be late here.
+	/// The chain does not know the epoch yet; it may only be late here.
 	NotYetOnChain,
 	/// The stream has ended; its records are dropped everywhere.
 	Ended(StreamStatus),
 }
 
-/// A record the finalized chain commits to, for a live stream.
+/// A record the chain commits to, for a live stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidRecord {
 	/// Its stream.
@@ -76,11 +85,11 @@ pub struct ValidRecord {
 	pub epoch: EpochIndex,
 	/// Its holder index.
 	pub holder: HolderIndex,
-	/// Finalized blocks the stream has left to live.
+	/// Best-chain blocks the stream has left to live.
 	pub blocks_left: BlockNumber,
 }
 
-/// Read access to the finalized chain.
+/// Read access to the node's views of the chain.
 #[derive(Clone)]
 pub struct Ledger {
 	client: Arc<FullClient>,
@@ -114,8 +123,8 @@ impl Ledger {
 	}
 
 	/// A stream's status as the node's views of the chain decide it: how it ended if it has
-	/// ended at the finalized or at the best block, else its status at the finalized block
-	/// (`None`: unknown there).
+	/// ended at the finalized or at the best block, else its status at the finalized block, or
+	/// at the best block if the finalized one does not know it yet (`None`: unknown to both).
 	pub fn stream_status(&self, stream: [u8; 32]) -> Result<Option<StreamStatus>, LedgerError> {
 		let (_, best) = self.best();
 		let (_, finalized) = self.finalized();
@@ -123,7 +132,7 @@ impl Ledger {
 		if at_best.is_some_and(|status| status.has_ended()) || best == finalized {
 			return Ok(at_best);
 		}
-		self.stream_status_at(finalized, stream)
+		Ok(self.stream_status_at(finalized, stream)?.or(at_best))
 	}
 
 	/// A stream's status at the best block (`None`: unknown there).
@@ -142,49 +151,62 @@ impl Ledger {
 		self.client.runtime_api().stream_status(at, stream.into()).map_err(api_error)
 	}
 
-	/// An open stream at the finalized block.
+	/// What `read` finds at the best block, else at the finalized block: the best chain's
+	/// facts before they are final, and the finalized chain's that the best one no longer keeps.
+	fn newest<T>(
+		&self,
+		read: impl Fn(Hash) -> Result<Option<T>, sp_api::ApiError>,
+	) -> Result<Option<T>, LedgerError> {
+		let (best, finalized) = (self.best().1, self.finalized().1);
+		match read(best).map_err(api_error)? {
+			None if best != finalized => read(finalized).map_err(api_error),
+			found => Ok(found),
+		}
+	}
+
+	/// An open stream, at the best block or else the finalized one.
 	pub fn stream(
 		&self,
 		stream: [u8; 32],
 	) -> Result<Option<StreamView<AccountId, BlockNumber>>, LedgerError> {
-		let (_, at) = self.finalized();
-		self.client.runtime_api().stream(at, stream.into()).map_err(api_error)
+		self.newest(|at| self.client.runtime_api().stream(at, stream.into()))
 	}
 
-	/// A dealt epoch at the finalized block.
+	/// A dealt epoch, at the best block or else the finalized one.
 	pub fn epoch(
 		&self,
 		stream: [u8; 32],
 		epoch: EpochIndex,
 	) -> Result<Option<EpochView<BlockNumber>>, LedgerError> {
-		let (_, at) = self.finalized();
-		self.client.runtime_api().epoch(at, stream.into(), epoch).map_err(api_error)
+		self.newest(|at| self.client.runtime_api().epoch(at, stream.into(), epoch))
 	}
 
-	/// Whether `witness` may release its share of `stream` to `requester` now: in both views.
+	/// Whether `witness` may release its share of `stream` to `requester` now, as the best
+	/// block says. The finalized block is an ancestor of the best block: a stream that has
+	/// ended there has ended in the best chain too, and parties and witnesses never change, so
+	/// the finalized view could only refuse what the best chain adds — a request or a dealing
+	/// that is not final yet, which is what the fast path acts on.
 	pub fn may_request_share(
 		&self,
 		stream: [u8; 32],
 		requester: AccountId,
 		witness: AccountId,
 	) -> Result<bool, LedgerError> {
-		let (best, finalized) = (self.best().1, self.finalized().1);
-		let allowed = |at| {
-			self.client
-				.runtime_api()
-				.may_request_share(at, stream.into(), requester.clone(), witness.clone())
-				.map_err(api_error)
-		};
-		Ok(allowed(finalized)? && (best == finalized || allowed(best)?))
+		let (_, best) = self.best();
+		self.client
+			.runtime_api()
+			.may_request_share(best, stream.into(), requester, witness)
+			.map_err(api_error)
 	}
 
-	/// A participant's registered X25519 key.
+	/// A participant's registered X25519 key, at the best block or else the finalized one.
 	pub fn participant_key(&self, who: AccountId) -> Result<Option<[u8; 32]>, LedgerError> {
-		let (_, at) = self.finalized();
-		self.client.runtime_api().participant_key(at, who).map_err(api_error)
+		self.newest(|at| self.client.runtime_api().participant_key(at, who.clone()))
 	}
 
-	/// Checks `value`, offered under DHT `key`, against the finalized chain.
+	/// Checks `value`, offered under DHT `key`, against the chain: the best block's (else the
+	/// finalized block's) hash for its holder's record of its epoch, of a stream that has not
+	/// ended in either view.
 	pub fn validate_record(&self, key: &[u8; 32], value: &[u8]) -> Result<ValidRecord, Rejection> {
 		use keyorch_primitives::WireFormat;
 		let record =
@@ -205,7 +227,7 @@ impl Ledger {
 		if committed != Some(&record_hash(&record)) {
 			return Err(RecordRejection::HashMismatch.into());
 		}
-		let (now, _) = self.finalized();
+		let (now, _) = self.best();
 		let expires_at = self.stream(stream_id)?.map(|s| s.expires_at).unwrap_or(now);
 		Ok(ValidRecord {
 			stream: stream_id,
@@ -230,8 +252,16 @@ impl Ledger {
 		blocks
 	}
 
-	/// keyorch's stream-level events in block `at`.
-	pub fn events(&self, at: Hash) -> Result<Vec<LedgerEvent>, LedgerError> {
+	/// keyorch's stream-level events in block `at`; none, with a warning, if they cannot be
+	/// read (the block's state is pruned).
+	pub fn events(&self, at: Hash) -> Vec<LedgerEvent> {
+		self.read_events(at).unwrap_or_else(|error| {
+			log::warn!(target: "keyorch::ledger", "events of {at:?}: {error}");
+			Vec::new()
+		})
+	}
+
+	fn read_events(&self, at: Hash) -> Result<Vec<LedgerEvent>, LedgerError> {
 		let key =
 			[sp_io::hashing::twox_128(b"System"), sp_io::hashing::twox_128(b"Events")].concat();
 		let Some(raw) =

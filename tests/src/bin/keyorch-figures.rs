@@ -5,7 +5,10 @@
 //!   lookup each time) and share release by a witness, both against `system_health` on the same
 //!   node; the time from a revocation's inclusion to the last refusal.
 //! - `assembly [--dev|--local] [N]`: time from `request_stream` to a usable key on both sides,
-//!   over N streams.
+//!   over N streams, each assembled as soon as the node allows (polling every 100 ms); how
+//!   many keys came before their dealing was final; the finality lag. `--validator-down`
+//!   stops one of the four validators first; `--random-arrival` pauses up to a slot before each
+//!   request (by default each follows the previous stream's close, just after a block).
 //! - `burst [--dev|--local] [N] [--witnesses W]`: N stream requests (default 200) submitted at
 //!   once from six initiators without waiting for their inclusion, each stream with W witnesses
 //!   (default 1, at most 16, accounts `//Witness0`… funded for their deposits): the submission
@@ -25,14 +28,16 @@ use std::{
 };
 
 use codec::Encode;
-use keyorch_client::{AssembledKey, NodeClient, Signer, WitnessEndpoint};
+use keyorch_client::{NodeClient, Signer, WitnessEndpoint};
 use keyorch_runtime::{
-	pallet_keyorch::{self, RotationPolicy, StreamId},
+	pallet_keyorch::{self, RotationPolicy},
 	UNIT,
 };
 use keyorch_tests::{
-	burst, cli_binary, dev_node, local_network, local_network_with_witnesses,
-	parties::{stream_request, wait_for_epoch, DealtStream, Party},
+	burst, cli_binary, dev_node,
+	fast_path::key_on_both_sides,
+	local_network, local_network_with_witnesses,
+	parties::{stream_request, DealtStream, Party},
 	rogue::{forged_record, Rogue},
 	wait_for, Node, NodeConfig, VALIDATORS,
 };
@@ -139,23 +144,14 @@ async fn overlay() {
 	);
 }
 
-/// `party`'s key of epoch 0 of `stream`, assembled through the node at `url` as soon as it can be.
-async fn key_when_ready(
-	url: String,
-	party: &Party,
-	stream: StreamId,
-	endpoints: &[WitnessEndpoint],
-) -> AssembledKey {
-	let client = NodeClient::connect(&url).await.expect("node RPC");
-	wait_for("a usable key", Duration::from_secs(120), || async {
-		client.assemble_key(party.identity(), stream, Some(0), endpoints).await.ok()
-	})
-	.await
-}
-
-/// Time from `request_stream` to both parties holding the key, for `count` streams.
-async fn assembly(local: bool, count: usize) {
-	let nodes = if local {
+/// Time from `request_stream` to both parties holding the key, for `count` streams; the
+/// initiator talks to the first node, the provider to the last validator. With
+/// `validator_down` (local network only), the third validator is stopped first. Each request
+/// follows the previous stream's close, so it is submitted just after a block: the slowest
+/// phase. With `random_arrival`, a pause drawn evenly from one slot comes first, as for
+/// requests that arrive at any time.
+async fn assembly(local: bool, count: usize, validator_down: bool, random_arrival: bool) {
+	let mut nodes = if local {
 		local_network_with_witnesses(&WITNESSES).await
 	} else {
 		let args = ["--dev", "--witness", "//Dave"].map(String::from).to_vec();
@@ -173,29 +169,63 @@ async fn assembly(local: bool, count: usize) {
 	}
 	let endpoints: Vec<_> =
 		witness_nodes.iter().map(|node| WitnessEndpoint::new(node.ws_url())).collect();
-	let provider_node = &nodes[nodes.len().min(VALIDATORS.len()) - 1];
-	let no_rotation = RotationPolicy { every_blocks: None, every_bytes: None };
+	let provider_client = nodes[nodes.len().min(VALIDATORS.len()) - 1].client().await;
+	if local && validator_down {
+		nodes[2].stop();
+	}
 	let mut samples = Vec::new();
 	let mut blocks = Vec::new();
+	let mut before_final = 0;
 	for _ in 0..count {
-		let started = Instant::now();
-		let (stream, block) =
-			initiator.request_stream(&client, &provider, seeds.len() as u32, 2, no_rotation).await;
-		let dealt = wait_for_epoch(&client, stream, 0, block, Duration::from_secs(120)).await;
-		let (mine, theirs) = tokio::join!(
-			key_when_ready(nodes[0].ws_url(), &initiator, stream, &endpoints),
-			key_when_ready(provider_node.ws_url(), &provider, stream, &endpoints)
-		);
-		assert_eq!(mine.keys.fingerprint(), theirs.keys.fingerprint());
-		samples.push(started.elapsed());
-		blocks.push(dealt.block - block);
-		client.close(&initiator.signer, stream).await.expect("close");
+		if random_arrival {
+			let pause = rand::random::<u64>() % keyorch_runtime::SLOT_DURATION;
+			tokio::time::sleep(Duration::from_millis(pause)).await;
+		}
+		let keys = key_on_both_sides(
+			(&initiator, &client),
+			(&provider, &provider_client),
+			seeds.len() as u32,
+			&endpoints,
+		)
+		.await;
+		samples.push(keys.elapsed);
+		blocks.push(keys.blocks_to_dealing);
+		before_final += usize::from(keys.before_final);
+		client.close(&initiator.signer, keys.stream).await.expect("close");
 	}
+	let lag = finality_lag(&client, 20).await;
 	let mut baseline = health_baseline(&nodes[0], count).await;
-	let network = if local { "local network" } else { "--dev" };
+	let network = match (local, validator_down) {
+		(true, true) => "local network, one validator down",
+		(true, false) => "local network",
+		(false, _) => "--dev",
+	};
+	let arrival = if random_arrival { "random arrival" } else { "just after a block" };
+	let network = format!("{network}, requests {arrival}");
 	report(&format!("request to a key on both sides ({network})"), &mut samples, &mut baseline);
 	blocks.sort();
-	println!("blocks from request to dealing: median {}", blocks[blocks.len() / 2]);
+	println!(
+		"blocks from request to dealing: median {}; keys assembled before their dealing was \
+		 final: {before_final} of {count}; finality lag (best - finalized, 20 samples): median {}, \
+		 max {}",
+		blocks[blocks.len() / 2],
+		lag.0,
+		lag.1
+	);
+}
+
+/// The best block's lead over the finalized one, sampled `samples` times a second apart:
+/// median and maximum.
+async fn finality_lag(client: &NodeClient, samples: usize) -> (u32, u32) {
+	let mut lags = Vec::new();
+	for _ in 0..samples {
+		let best = client.header(None).await.expect("best block").number;
+		let finalized = client.finalized_number().await.expect("finalized block");
+		lags.push(best.saturating_sub(finalized));
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	}
+	lags.sort();
+	(lags[lags.len() / 2], lags[lags.len() - 1])
 }
 
 /// The initiators of a burst: dev accounts that are not validators on `--dev` or `--chain
@@ -387,7 +417,7 @@ fn burst_args(args: &[String]) -> Option<(bool, usize, u32)> {
 
 fn usage() -> ! {
 	eprintln!(
-		"usage: keyorch-figures overlay | flood | assembly --dev|--local [N] | burst [--dev|--local] [N] \
+		"usage: keyorch-figures overlay | flood | assembly --dev|--local [N] [--validator-down] [--random-arrival] | burst [--dev|--local] [N] \
 		 [--witnesses W] | cli"
 	);
 	std::process::exit(2);
@@ -425,7 +455,11 @@ async fn main() {
 	let count = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(50);
 	match args.first().map(String::as_str) {
 		Some("overlay") => overlay().await,
-		Some("assembly") => assembly(args.get(1).is_some_and(|a| a == "--local"), count).await,
+		Some("assembly") => {
+			let local = args.get(1).is_some_and(|a| a == "--local");
+			let flag = |name: &str| args.iter().any(|a| a == name);
+			assembly(local, count, flag("--validator-down"), flag("--random-arrival")).await
+		},
 		Some("burst") => match burst_args(&args[1..]) {
 			Some((local, count, witnesses)) => {
 				if !burst_figures(local, count, witnesses).await {

@@ -4,9 +4,10 @@
 //!
 //! - Offers wait in a fair queue: one bounded queue per source, served round-robin. A flooding
 //!   peer fills only its own queue; further offers from it are refused at once, unread.
-//! - A record the finalized chain commits to, for a live stream, is stored. One whose epoch is
-//!   not final here yet waits in [`PendingRecords`] only if its stream is already in the
-//!   node's best chain; it is checked again at each finalized block. Any other is refused.
+//! - A record the chain commits to (its best block, else its finalized block), for a live
+//!   stream, is stored. One whose epoch is not dealt here yet waits in [`PendingRecords`] only if
+//!   its stream is already in the node's best chain; it is checked again at each new best or
+//!   finalized block. Any other is refused.
 //!
 //! Verdicts go back to the swarm task, which stores or publishes what was accepted.
 
@@ -37,10 +38,10 @@ const PEER_QUEUE: usize = 256;
 /// Offers this node itself (its clients and its own records) may have waiting.
 const LOCAL_QUEUE: usize = 65_536;
 
-/// Finalized blocks a record not yet final here waits for.
+/// Finalized blocks a record not yet dealt here waits for.
 const PENDING_BLOCKS: BlockNumber = 20;
 
-/// Most records waiting for finality at once, and most of one source.
+/// Most records waiting for their epoch at once, and most of one source.
 const MAX_PENDING: usize = 1024;
 const MAX_PENDING_PER_SOURCE: usize = 128;
 
@@ -55,7 +56,7 @@ pub enum Source {
 
 /// The chain reads of admission, behind a trait so that it is tested without a node.
 pub trait RecordChain: Send + Sync + 'static {
-	/// Checks `value`, offered under DHT `key`, against the finalized chain.
+	/// Checks `value`, offered under DHT `key`, against the chain.
 	fn validate(&self, key: &[u8; 32], value: &[u8]) -> Result<ValidRecord, Rejection>;
 	/// Whether `stream` exists in the node's best chain.
 	fn in_best_chain(&self, stream: [u8; 32]) -> Result<bool, LedgerError>;
@@ -154,8 +155,8 @@ impl<K: Clone + Eq + Hash, T> FairQueue<K, T> {
 
 struct State {
 	offers: FairQueue<Source, Offer>,
-	/// A finalized block not yet acted on.
-	finalized: bool,
+	/// A new best or finalized block not yet acted on.
+	moved: bool,
 	closed: bool,
 }
 
@@ -172,7 +173,7 @@ impl Admission {
 		metrics: Metrics,
 		accepted: mpsc::UnboundedSender<Accepted>,
 	) -> std::io::Result<Self> {
-		let state = State { offers: FairQueue::new(), finalized: false, closed: false };
+		let state = State { offers: FairQueue::new(), moved: false, closed: false };
 		let shared = Arc::new((Mutex::new(state), Condvar::new()));
 		let admitter = Admitter {
 			chain,
@@ -213,9 +214,9 @@ impl Admission {
 		}
 	}
 
-	/// A block was finalized: waiting records are checked again.
-	pub fn finalized(&self) {
-		self.state().finalized = true;
+	/// A block was imported as the new best or finalized: waiting records are checked again.
+	pub fn chain_moved(&self) {
+		self.state().moved = true;
 		self.shared.1.notify_one();
 	}
 }
@@ -247,17 +248,17 @@ impl<C: RecordChain> Admitter<C> {
 	fn run(mut self, shared: &(Mutex<State>, Condvar)) {
 		let (lock, wake) = shared;
 		loop {
-			let (offer, finalized) = {
+			let (offer, moved) = {
 				let mut state = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-				while !state.closed && !state.finalized && state.offers.is_empty() {
+				while !state.closed && !state.moved && state.offers.is_empty() {
 					state = wake.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
 				}
 				if state.closed {
 					return;
 				}
-				(state.offers.pop(), std::mem::take(&mut state.finalized))
+				(state.offers.pop(), std::mem::take(&mut state.moved))
 			};
-			if finalized {
+			if moved {
 				self.recheck_pending();
 			}
 			if let Some(offer) = offer {
@@ -277,7 +278,7 @@ impl<C: RecordChain> Admitter<C> {
 	}
 
 	/// Checks one record; sends it to the swarm task if accepted, lets it wait if its epoch
-	/// may only not be final here yet.
+	/// may only not be dealt here yet.
 	fn admit(
 		&mut self,
 		source: Source,
@@ -332,7 +333,7 @@ impl<C: RecordChain> Admitter<C> {
 		}
 	}
 
-	/// Checks every waiting record again, after a finalized block.
+	/// Checks every waiting record again, after a new best or finalized block.
 	fn recheck_pending(&mut self) {
 		let (due, expired) = self.pending.take_due(self.chain.finalized_number());
 		self.metrics.records_refused.inc_by(expired as u64);
@@ -354,10 +355,10 @@ mod tests {
 	use super::*;
 	use crate::keyorch::overlay::sample_record;
 
-	/// A chain that commits to the epochs in `final_epochs` and has the streams of
+	/// A chain that commits to the epochs in `dealt_epochs` and has the streams of
 	/// `best_streams` in its best chain.
 	struct Chain {
-		final_epochs: Mutex<HashSet<([u8; 32], u32)>>,
+		dealt_epochs: Mutex<HashSet<([u8; 32], u32)>>,
 		best_streams: HashSet<[u8; 32]>,
 		finalized: AtomicU32,
 	}
@@ -370,7 +371,7 @@ mod tests {
 				return Err(RecordRejection::Malformed.into());
 			}
 			let epoch = (sealed.stream_id, sealed.epoch);
-			if !self.final_epochs.lock().unwrap().contains(&epoch) {
+			if !self.dealt_epochs.lock().unwrap().contains(&epoch) {
 				return Err(RecordRejection::NotYetOnChain.into());
 			}
 			Ok(ValidRecord {
@@ -404,7 +405,7 @@ mod tests {
 	#[test]
 	fn forged_records_of_unknown_streams_never_wait() {
 		let chain = Arc::new(Chain {
-			final_epochs: Mutex::new(HashSet::from([([1; 32], 0)])),
+			dealt_epochs: Mutex::new(HashSet::from([([1; 32], 0)])),
 			best_streams: HashSet::from([[1; 32], [2; 32]]),
 			finalized: AtomicU32::new(1),
 		});
@@ -416,7 +417,7 @@ mod tests {
 			assert!(matches!(verdict, Verdict::Refused(_)), "{verdict:?}");
 		}
 		assert_eq!(admitter.pending.len(), 0);
-		// A final epoch is stored; one in the best chain only waits, and is stored once final.
+		// A dealt epoch is stored; one not dealt yet only waits, and is stored once dealt.
 		let honest = Source::Peer(PeerId::random());
 		assert_eq!(
 			admitter.admit(honest, sample_record([1; 32], 0), Purpose::Store, 10),
@@ -427,7 +428,7 @@ mod tests {
 			Verdict::Waiting
 		);
 		assert_eq!(admitter.pending.len(), 1);
-		chain.final_epochs.lock().unwrap().insert(([2; 32], 0));
+		chain.dealt_epochs.lock().unwrap().insert(([2; 32], 0));
 		admitter.recheck_pending();
 		assert_eq!(admitter.pending.len(), 0);
 		let stored: Vec<_> = std::iter::from_fn(|| accepted.try_recv().ok()).collect();
@@ -437,7 +438,7 @@ mod tests {
 	#[test]
 	fn waiting_records_are_dropped_after_their_blocks() {
 		let chain = Arc::new(Chain {
-			final_epochs: Mutex::new(HashSet::new()),
+			dealt_epochs: Mutex::new(HashSet::new()),
 			best_streams: HashSet::from([[2; 32]]),
 			finalized: AtomicU32::new(1),
 		});

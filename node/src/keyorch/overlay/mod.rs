@@ -1,16 +1,17 @@
 //! The DHT overlay: a Kademlia network (rust-libp2p) between keyorch nodes that stores the
 //! sealed share records.
 //!
-//! - A record is stored and served only if the finalized chain commits to its hash for a live
-//!   stream; records offered before their epoch is final here wait (bounded) and are checked
-//!   again at each finalized block instead of being lost — if their stream is in the node's
-//!   best chain already (see [`admission`]).
+//! - A record is stored and served only if the chain commits to its hash for a live stream: at
+//!   the best block, so that keys are usable before their dealing is final (the fast path, see
+//!   `ledger`), else at the finalized block. Records offered before their epoch is dealt here
+//!   wait (bounded) and are checked again at each new block instead of being lost — if their
+//!   stream is in the node's best chain already (see [`admission`]).
 //! - Each record expires with its stream. It is no longer served as soon as a revocation, close
 //!   or expiry of its stream is in the node's best chain, and is dropped once that is final, or
 //!   once its epoch is no longer kept on chain. Kademlia's own GET answers and replication obey
 //!   the same rule (see [`store`] and `index`).
-//! - The node publishes the records its own off-chain worker dealt once their epoch is final,
-//!   and again after a restart or when peers join; Kademlia replicates what each node holds to
+//! - The node publishes the records its own off-chain worker dealt as soon as their epoch is in
+//!   a best block, again once it is final, and after a restart or when peers join; Kademlia replicates what each node holds to
 //!   the `--dht-replication` closest peers at a short interval, so records survive churn.
 //!
 //! One concern a module: [`store`] (Kademlia's record store with keyorch's rule),
@@ -100,7 +101,7 @@ pub struct OverlayStatus {
 	pub overlay_peers: u64,
 	/// Records in the local store.
 	pub records_held: u64,
-	/// Records waiting for their epoch to be finalized here.
+	/// Records waiting for their epoch to be dealt here.
 	pub records_pending: u64,
 	/// Records from peers accepted.
 	pub records_accepted: u64,

@@ -34,7 +34,7 @@ use super::{
 	QUERY_TIMEOUT,
 };
 use crate::keyorch::{
-	index::RecordIndex,
+	index::{epoch_record_keys, RecordIndex},
 	ledger::{finalized_blocks, new_best_blocks, Ledger, LedgerEvent},
 	metrics::Metrics,
 };
@@ -467,44 +467,47 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		}
 	}
 
-	/// keyorch's events of `block`; none, with a warning, if they cannot be read.
-	fn events(&self, block: keyorch_runtime::Hash) -> Vec<LedgerEvent> {
-		self.ledger.events(block).unwrap_or_else(|error| {
-			log::warn!(target: LOG_TARGET, "events of {block:?}: {error}");
-			Vec::new()
-		})
-	}
-
 	fn on_imported(&mut self, notification: &BlockImportNotification<Block>) {
 		for (block, number) in new_best_blocks(notification) {
 			self.on_best_block(block, number);
 		}
 	}
 
-	/// An end in the best chain refuses the stream's records at once; only finality drops them.
+	/// An epoch dealt in the best chain is published at once (the fast path), and waiting
+	/// records are checked again; an end in the best chain refuses the stream's records at once.
+	/// Only finality drops records, and old epochs.
 	fn on_best_block(&mut self, block: keyorch_runtime::Hash, number: BlockNumber) {
-		for event in self.events(block) {
-			if let LedgerEvent::StreamEnded { stream, status } = event {
-				self.store().index_mut().refuse(stream, status, number);
-				log::info!(
-					target: LOG_TARGET,
-					"stream {} ended ({status:?}) in best block #{number}: its records are refused",
-					hex(&stream)
-				);
+		for event in self.ledger.events(block) {
+			match event {
+				LedgerEvent::EpochDealt { stream, epoch, holders, .. } => {
+					for key in epoch_record_keys(stream, epoch, holders.len()) {
+						self.publish(key);
+					}
+				},
+				LedgerEvent::StreamEnded { stream, status } => {
+					self.store().index_mut().refuse(stream, status, number);
+					log::info!(
+						target: LOG_TARGET,
+						"stream {} ended ({status:?}) in best block #{number}: its records are \
+						 refused",
+						hex(&stream)
+					);
+				},
 			}
 		}
+		self.admission.chain_moved();
 	}
 
 	fn on_finalized(&mut self, notification: &FinalityNotification<Block>) {
 		for block in finalized_blocks(notification) {
-			for event in self.events(block) {
+			for event in self.ledger.events(block) {
 				self.on_ledger_event(event);
 			}
 		}
 		use sp_runtime::traits::Header;
 		self.store().index_mut().lift_refusals(*notification.header.number());
 		self.store().index_mut().flush();
-		self.admission.finalized();
+		self.admission.chain_moved();
 		self.refresh_gauges();
 	}
 

@@ -2,17 +2,18 @@
 //! of, and releases it to the stream's initiator or provider while the chain says the stream
 //! is live.
 //!
-//! - It follows finalized blocks. For each `KeyEpochDealt` naming it, it fetches its sealed
-//!   record (local store or DHT), checks the hash the chain committed to, opens it and verifies
-//!   the share against the commitments, then keeps the record, which is sealed to its own X25519
-//!   key, under `<base path>/keyorch/witness/shares/`. Shares survive restarts; the plaintext
-//!   share exists only while a request is answered.
+//! - It follows best and finalized blocks. For each `KeyEpochDealt` naming it, in a best block
+//!   already (the fast path), it fetches its sealed record (local store or DHT), checks the hash
+//!   the chain committed to, opens it and verifies the share against the commitments, then keeps
+//!   the record, which is sealed to its own X25519 key, under
+//!   `<base path>/keyorch/witness/shares/`. Shares survive restarts; the plaintext share exists
+//!   only while a request is answered.
 //! - `keyorch_requestShare` answers a [`ShareReleaseRequest`] only if it is addressed to this
 //!   witness, unexpired, from the initiator or provider of a stream this witness holds a share
 //!   of, correctly signed, within the rate limits, the stream is live and the requester may ask
-//!   at both the finalized and the best block (an end in the best chain refuses at once, see
-//!   `ledger`), and its nonce was never seen before (nonces are kept until the
-//!   request expires, across restarts). The checks run cheapest first (see [`release`]), the
+//!   at the best block (so an end in the best chain refuses at once, and a dealing need not be
+//!   final, see `ledger`), and its nonce was never seen before
+//!   (nonces are kept until the request expires, across restarts). The checks run cheapest first (see [`release`]), the
 //!   chain reads and the nonce's write off the async threads. The answer is the share sealed
 //!   to the requester's registered key. Refusals are counted by reason.
 //! - When a revocation, close or expiry is final, the stream's shares are deleted.
@@ -38,7 +39,7 @@ use keyorch_runtime::{AccountId, BlockNumber};
 use sc_client_api::BlockchainEvents;
 
 use super::{
-	ledger::{finalized_blocks, Ledger, LedgerError, LedgerEvent},
+	ledger::{finalized_blocks, new_best_blocks, Ledger, LedgerError, LedgerEvent},
 	metrics::Metrics,
 	overlay::{hex, Overlay},
 };
@@ -51,6 +52,10 @@ const LOG_TARGET: &str = "keyorch::witness";
 
 /// Finalized blocks during which a share not yet in the DHT is looked for again.
 const FETCH_BLOCKS: BlockNumber = 40;
+
+/// How soon a share not found in the DHT is looked for again between blocks: its dealer
+/// publishes it when it imports the same block, which may be a moment after this node.
+const FETCH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Records a witness fetches at once when many epochs are final together.
 const CONCURRENT_FETCHES: usize = 32;
@@ -271,78 +276,128 @@ impl Witness {
 		self.metrics.shares_held.set(self.vault.shares().len() as u64);
 	}
 
+	/// Follows the chain: wants its share of every epoch dealt in a best block (the fast path)
+	/// or a finalized one (in case the best block's was missed), fetches what it wants at each
+	/// block and every [`FETCH_RETRY`] meanwhile, and deletes shares only on finalized events.
 	async fn follow(self: Arc<Self>, overlay: Overlay) {
-		let mut finality = self.ledger.client().finality_notification_stream();
+		let client = self.ledger.client().clone();
+		let mut finality = client.finality_notification_stream();
+		let mut imports = client.import_notification_stream();
+		let mut retry = tokio::time::interval(FETCH_RETRY);
+		retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 		let mut wanted: HashMap<[u8; 32], WantedShare> = HashMap::new();
-		while let Some(notification) = finality.next().await {
-			for block in finalized_blocks(&notification) {
-				match self.ledger.events(block) {
-					Ok(events) => {
-						for event in events {
+		for (block, _) in self.ledger.unfinalized_blocks() {
+			self.on_best_block(block, &mut wanted);
+		}
+		loop {
+			tokio::select! {
+				notification = imports.next() => {
+					let Some(notification) = notification else { break };
+					for (block, _) in new_best_blocks(&notification) {
+						self.on_best_block(block, &mut wanted);
+					}
+				},
+				notification = finality.next() => {
+					let Some(notification) = notification else { break };
+					for block in finalized_blocks(&notification) {
+						for event in self.ledger.events(block) {
 							self.on_ledger_event(event, &mut wanted);
 						}
-					},
-					Err(error) => log::warn!(target: LOG_TARGET, "events of {block:?}: {error}"),
-				}
-			}
-			let (now, _) = self.ledger.finalized();
-			wanted.retain(|_, share| share.until >= now);
-			self.release.forget_idle_requesters();
-			// Many epochs may be final at once: fetch their records side by side.
-			let keys: Vec<_> = wanted.keys().copied().collect();
-			let mut fetched = futures::stream::iter(keys)
-				.map(|key| {
-					let overlay = overlay.clone();
-					async move { (key, overlay.get_record(key, false).await) }
-				})
-				.buffer_unordered(CONCURRENT_FETCHES);
-			while let Some((key, result)) = fetched.next().await {
-				// A record not found yet stays wanted: the next finalized block tries again.
-				if let Ok(value) = result {
-					if let Some(share) = wanted.remove(&key) {
-						self.keep_share(&share, &value);
 					}
+					let (now, _) = self.ledger.finalized();
+					wanted.retain(|_, share| share.until >= now);
+					self.release.forget_idle_requesters();
+					self.refresh_gauge();
+				},
+				_ = retry.tick(), if !wanted.is_empty() => {},
+			}
+			self.fetch_wanted(&overlay, &mut wanted).await;
+		}
+	}
+
+	/// The shares dealt in best block `block` are wanted at once. Ends need nothing here: the
+	/// release policy reads them from the best block itself.
+	fn on_best_block(
+		&self,
+		block: keyorch_runtime::Hash,
+		wanted: &mut HashMap<[u8; 32], WantedShare>,
+	) {
+		for event in self.ledger.events(block) {
+			if let LedgerEvent::EpochDealt { .. } = event {
+				self.want_share(event, wanted);
+			}
+		}
+	}
+
+	/// Fetches the wanted records side by side (many epochs may be dealt at once) and keeps the
+	/// shares; a record not found yet stays wanted.
+	async fn fetch_wanted(&self, overlay: &Overlay, wanted: &mut HashMap<[u8; 32], WantedShare>) {
+		if wanted.is_empty() {
+			return;
+		}
+		let keys: Vec<_> = wanted.keys().copied().collect();
+		let mut fetched = futures::stream::iter(keys)
+			.map(|key| {
+				let overlay = overlay.clone();
+				async move { (key, overlay.get_record(key, false).await) }
+			})
+			.buffer_unordered(CONCURRENT_FETCHES);
+		while let Some((key, result)) = fetched.next().await {
+			if let Ok(value) = result {
+				if let Some(share) = wanted.remove(&key) {
+					self.keep_share(&share, &value);
 				}
 			}
-			self.refresh_gauge();
 		}
+		self.refresh_gauge();
+	}
+
+	/// Wants this witness's share of a dealt epoch, unless the very record the chain commits
+	/// to is kept already. Returns the epoch's stream and number if this witness holds a share.
+	fn want_share(
+		&self,
+		event: LedgerEvent,
+		wanted: &mut HashMap<[u8; 32], WantedShare>,
+	) -> Option<([u8; 32], u32)> {
+		let LedgerEvent::EpochDealt { stream, epoch, holders, commitments, record_hashes } = event
+		else {
+			return None;
+		};
+		let position = holders.iter().position(|holder| *holder == self.account)?;
+		let (Ok(holder), Some(committed), Ok(points)) = (
+			HolderIndex::try_from(position + 1),
+			record_hashes.get(position),
+			commitments.try_into(),
+		) else {
+			log::warn!(target: LOG_TARGET, "epoch {epoch} of {} is malformed", hex(&stream));
+			return None;
+		};
+		if let [initiator, provider, ..] = &holders[..] {
+			self.release.parties().insert(stream, [initiator.clone(), provider.clone()]);
+		}
+		let kept = self.vault.load_share(&stream, epoch);
+		if kept.is_some_and(|record| record_hash(&record) == *committed) {
+			return Some((stream, epoch));
+		}
+		let key = record_dht_key(&DealContext { stream_id: stream, epoch }, holder);
+		let until = self.ledger.finalized().0 + FETCH_BLOCKS;
+		let commitments = Commitments { version: WireVersion::V1, points };
+		// A reorg may deal the epoch again: the newest dealing is the one wanted.
+		wanted.insert(
+			key,
+			WantedShare { key, stream, epoch, holder, record_hash: *committed, commitments, until },
+		);
+		Some((stream, epoch))
 	}
 
 	fn on_ledger_event(&self, event: LedgerEvent, wanted: &mut HashMap<[u8; 32], WantedShare>) {
 		match event {
-			LedgerEvent::EpochDealt { stream, epoch, holders, commitments, record_hashes } => {
-				let Some(position) = holders.iter().position(|holder| *holder == self.account)
-				else {
-					return;
-				};
-				let (Ok(holder), Some(record_hash), Ok(points)) = (
-					HolderIndex::try_from(position + 1),
-					record_hashes.get(position),
-					commitments.try_into(),
-				) else {
-					log::warn!(target: LOG_TARGET, "epoch {epoch} of {} is malformed", hex(&stream));
-					return;
-				};
-				if let [initiator, provider, ..] = &holders[..] {
-					self.release.parties().insert(stream, [initiator.clone(), provider.clone()]);
+			LedgerEvent::EpochDealt { .. } => {
+				// The chain keeps the current and the previous epoch; so does the witness, as
+				// finality says.
+				if let Some((stream, epoch)) = self.want_share(event, wanted) {
+					self.vault.delete_shares(&stream, |kept| kept + 1 >= epoch);
 				}
-				let key = record_dht_key(&DealContext { stream_id: stream, epoch }, holder);
-				let until = self.ledger.finalized().0 + FETCH_BLOCKS;
-				let commitments = Commitments { version: WireVersion::V1, points };
-				wanted.insert(
-					key,
-					WantedShare {
-						key,
-						stream,
-						epoch,
-						holder,
-						record_hash: *record_hash,
-						commitments,
-						until,
-					},
-				);
-				// The chain keeps the current and the previous epoch; so does the witness.
-				self.vault.delete_shares(&stream, |kept| kept + 1 >= epoch);
 			},
 			LedgerEvent::StreamEnded { stream, status } => {
 				wanted.retain(|_, share| share.stream != stream);
@@ -390,7 +445,8 @@ impl Witness {
 	/// on a blocking thread.
 	pub async fn request_share(self: &Arc<Self>, request: &[u8]) -> Result<Vec<u8>, Refusal> {
 		let (now, _) = self.ledger.finalized();
-		let answer = match self.release.precheck(request, now) {
+		let (best, _) = self.ledger.best();
+		let answer = match self.release.precheck(request, now, best) {
 			Ok(checked) => {
 				let witness = self.clone();
 				tokio::task::spawn_blocking(move || witness.answer(checked))

@@ -8,9 +8,9 @@
 //!    chain's events; a party of a stream that ended lately is told so at once); the total
 //!    rate of signature checks allows one more; the signature verifies; the requester's own
 //!    rate allows one more.
-//! 2. [`Release::authorize`]: the chain says the stream is live and the requester may ask, in
-//!    both of the node's views (finalized and best block), and gives the requester's
-//!    registered encryption key.
+//! 2. [`Release::authorize`]: the chain says the stream is live (it has ended in neither of
+//!    the node's views) and the requester may ask at the best block (see `ledger`), and gives
+//!    the requester's registered encryption key.
 //!
 //! The witness then loads the share and records the nonce, last (see `Witness::answer`).
 
@@ -47,7 +47,7 @@ const REQUESTER_RATE: (u32, u32) = (50, 500);
 pub trait ReleaseChain {
 	/// A stream's status: ended if it ended in any view of the chain (`None`: unknown stream).
 	fn stream_status(&self, stream: [u8; 32]) -> Result<Option<StreamStatus>, LedgerError>;
-	/// Whether `witness` may release its share of `stream` to `requester` now, in every view.
+	/// Whether `witness` may release its share of `stream` to `requester` now (see `ledger`).
 	fn may_request_share(
 		&self,
 		stream: [u8; 32],
@@ -104,6 +104,8 @@ struct StreamParties {
 enum Party {
 	/// Not a party of a stream this witness knows.
 	Stranger,
+	/// Of a stream this witness was not dealt a share of (yet).
+	UnknownStream,
 	/// A party of a stream that is live as far as this witness knows.
 	OfLiveStream,
 	/// A party of a stream that ended so.
@@ -142,7 +144,8 @@ impl Parties {
 				Some(status) => Party::OfEndedStream(status),
 				None => Party::OfLiveStream,
 			},
-			_ => Party::Stranger,
+			Some(_) => Party::Stranger,
+			None => Party::UnknownStream,
 		}
 	}
 }
@@ -190,8 +193,14 @@ impl Release {
 	}
 
 	/// The checks that need neither the chain nor storage, cheapest first, at finalized block
-	/// `now`.
-	pub fn precheck(&self, request: &[u8], now: BlockNumber) -> Result<Prechecked, Refusal> {
+	/// `now` and best block `best` (the validity a request may ask for is counted from the
+	/// best block, which is what a client reads; its expiry from the finalized one).
+	pub fn precheck(
+		&self,
+		request: &[u8],
+		now: BlockNumber,
+		best: BlockNumber,
+	) -> Result<Prechecked, Refusal> {
 		if request.len() > MAX_REQUEST_LEN {
 			return Err(Refusal::Malformed("longer than any share request"));
 		}
@@ -204,7 +213,7 @@ impl Release {
 		if now > terms.expires_at {
 			return Err(Refusal::Expired { expires_at: terms.expires_at, now });
 		}
-		if terms.expires_at > now.saturating_add(MAX_REQUEST_BLOCKS) {
+		if terms.expires_at > now.max(best).saturating_add(MAX_REQUEST_BLOCKS) {
 			return Err(Refusal::Malformed("valid for more than 100 blocks"));
 		}
 		let requester = AccountId::from(terms.requester);
@@ -215,6 +224,9 @@ impl Release {
 					 holds a share of",
 				))
 			},
+			// The witness may not have imported the dealing yet (or fetched its share): a
+			// party asking early tries again, as when the share is on its way.
+			Party::UnknownStream => return Err(Refusal::NoShare),
 			// The chain says so to anyone: no signature needed.
 			Party::OfEndedStream(status) => return Err(Refusal::StreamEnded(status)),
 			Party::OfLiveStream => {},
@@ -347,11 +359,11 @@ mod tests {
 		let release = policy_with_parties(parties.clone());
 		// More strangers than the signature budget: none of them spends it.
 		for nonce in 0..=SIGNATURE_CHECKS.1 {
-			let refused = release.precheck(&request(&stranger, 10, nonce as u8), 0);
+			let refused = release.precheck(&request(&stranger, 10, nonce as u8), 0, 0);
 			assert!(matches!(refused, Err(Refusal::NotAuthorized(_))));
 		}
 		let chain = Chain { status: StreamStatus::Live, parties, reads: Cell::new(0) };
-		let checked = release.precheck(&request(&initiator, 10, 1), 0).expect("prechecked");
+		let checked = release.precheck(&request(&initiator, 10, 1), 0, 0).expect("prechecked");
 		assert_eq!(release.authorize(&chain, &checked), Ok([9; 32]));
 		assert_eq!(chain.reads.get(), 3);
 	}
@@ -361,25 +373,41 @@ mod tests {
 		let (initiator, provider) = (pair(2), pair(3));
 		let release = policy_with_parties([account(&initiator), account(&provider)]);
 		let too_long = vec![0u8; MAX_REQUEST_LEN + 1];
-		assert!(matches!(release.precheck(&too_long, 0), Err(Refusal::Malformed(_))));
-		assert!(matches!(release.precheck(&[1, 2, 3], 0), Err(Refusal::Malformed(_))));
+		assert!(matches!(release.precheck(&too_long, 0, 0), Err(Refusal::Malformed(_))));
+		assert!(matches!(release.precheck(&[1, 2, 3], 0, 0), Err(Refusal::Malformed(_))));
 		let other_witness = Release::new(AccountId::from([2; 32]));
 		other_witness.parties().insert(STREAM, [account(&initiator), account(&provider)]);
 		assert_eq!(
-			other_witness.precheck(&request(&initiator, 10, 0), 0).err(),
+			other_witness.precheck(&request(&initiator, 10, 0), 0, 0).err(),
 			Some(Refusal::WrongWitness)
 		);
 		assert_eq!(
-			release.precheck(&request(&initiator, 10, 0), 11).err(),
+			release.precheck(&request(&initiator, 10, 0), 11, 11).err(),
 			Some(Refusal::Expired { expires_at: 10, now: 11 })
 		);
 		assert!(matches!(
-			release.precheck(&request(&initiator, 1 + MAX_REQUEST_BLOCKS, 0), 0),
+			release.precheck(&request(&initiator, 1 + MAX_REQUEST_BLOCKS, 0), 0, 0),
 			Err(Refusal::Malformed(_))
 		));
 		let mut forged = request(&initiator, 10, 0);
 		*forged.last_mut().unwrap() ^= 1;
-		assert_eq!(release.precheck(&forged, 0).err(), Some(Refusal::BadSignature));
+		assert_eq!(release.precheck(&forged, 0, 0).err(), Some(Refusal::BadSignature));
+	}
+
+	#[test]
+	fn the_fast_path_asks_from_the_best_block_and_early_askers_are_told_to_retry() {
+		let (initiator, provider) = (pair(2), pair(3));
+		let release = policy_with_parties([account(&initiator), account(&provider)]);
+		// Finality lags 90 blocks: a request valid for 20 blocks from the best block is fine.
+		let from_best = request(&initiator, 110, 0);
+		assert!(release.precheck(&from_best, 0, 90).is_ok());
+		assert!(matches!(
+			release.precheck(&request(&initiator, 191, 1), 0, 90),
+			Err(Refusal::Malformed(_))
+		));
+		// A party of a stream whose dealing this witness has not seen yet may retry.
+		let early = Release::new(witness());
+		assert_eq!(early.precheck(&request(&initiator, 10, 2), 0, 0).err(), Some(Refusal::NoShare));
 	}
 
 	#[test]
@@ -390,13 +418,13 @@ mod tests {
 		let release = Release::with_limits(witness(), quota(SIGNATURE_CHECKS), per_hour);
 		release.parties().insert(STREAM, [account(&initiator), account(&provider)]);
 		for nonce in 0..3 {
-			assert!(release.precheck(&request(&initiator, 10, nonce), 0).is_ok());
+			assert!(release.precheck(&request(&initiator, 10, nonce), 0, 0).is_ok());
 		}
 		assert_eq!(
-			release.precheck(&request(&initiator, 10, 0), 0).err(),
+			release.precheck(&request(&initiator, 10, 0), 0, 0).err(),
 			Some(Refusal::RateLimited)
 		);
-		assert!(release.precheck(&request(&provider, 10, 0), 0).is_ok());
+		assert!(release.precheck(&request(&provider, 10, 0), 0, 0).is_ok());
 	}
 
 	#[test]
@@ -404,7 +432,7 @@ mod tests {
 		let (initiator, provider) = (pair(2), pair(3));
 		let parties = [account(&initiator), account(&provider)];
 		let release = policy_with_parties(parties.clone());
-		let checked = release.precheck(&request(&initiator, 10, 0), 0).expect("prechecked");
+		let checked = release.precheck(&request(&initiator, 10, 0), 0, 0).expect("prechecked");
 		let revoked =
 			Chain { status: StreamStatus::Revoked, parties: parties.clone(), reads: Cell::new(0) };
 		assert_eq!(release.authorize(&revoked, &checked), Err(Refusal::StreamEnded("revoked")));
@@ -419,9 +447,9 @@ mod tests {
 		release.parties().end(&STREAM, "revoked");
 		let mut unsigned = request(&initiator, 10, 1);
 		*unsigned.last_mut().unwrap() ^= 1;
-		assert_eq!(release.precheck(&unsigned, 0).err(), Some(Refusal::StreamEnded("revoked")));
+		assert_eq!(release.precheck(&unsigned, 0, 0).err(), Some(Refusal::StreamEnded("revoked")));
 		assert!(matches!(
-			release.precheck(&request(&stranger, 10, 1), 0),
+			release.precheck(&request(&stranger, 10, 1), 0, 0),
 			Err(Refusal::NotAuthorized(_))
 		));
 	}
@@ -436,7 +464,7 @@ mod tests {
 			parties.insert(stream, [who.clone(), who.clone()]);
 			parties.end(&stream, "closed");
 		}
-		assert_eq!(parties.party(&[0; 32], &who), Party::Stranger);
+		assert_eq!(parties.party(&[0; 32], &who), Party::UnknownStream);
 		let mut newest = [0u8; 32];
 		newest[..4].copy_from_slice(&(ENDED_REMEMBERED as u32).to_le_bytes());
 		assert_eq!(parties.party(&newest, &who), Party::OfEndedStream("closed"));
