@@ -5,7 +5,7 @@
 # own, so that the normal build is not recompiled, then runs `keyorch-node benchmark pallet`.
 # The runtime is always built as optimized wasm and runs compiled (wasmtime), so a debug node
 # measures what a release node would; the node-side crates the runtime calls into for storage
-# and hashing (host functions) are optimized in this build, see HOST_OPT below.
+# and hashing (host functions) are optimized in every debug build (the workspace's Cargo.toml).
 #
 # Settings (environment):
 #   KEYORCH_BENCH_TARGET_DIR  target directory (default ~/.cache/keyorch/bench-target)
@@ -27,18 +27,6 @@ if [[ -n "${JOBS:-}" ]]; then
 	jobs=(-j "$JOBS")
 	export CARGO_BUILD_JOBS="$JOBS" WASM_BUILD_CARGO_ARGS="-j $JOBS"
 fi
-# Host functions a benchmark's time includes: storage overlay and trie, hashing, the
-# benchmarking database. Unoptimized they would inflate every measured call.
-HOST_OPT=()
-# (Crates the lock file holds in one version only; generic code such as hashbrown's is
-# compiled into, and optimized with, the crate that uses it.)
-for crate in sp-io sp-state-machine sp-trie trie-db memory-db hash-db sp-externalities \
-	sp-storage sp-core sp-crypto-hashing blake2b_simd parity-scale-codec sc-client-db kvdb \
-	kvdb-memorydb sc-executor sc-executor-common sc-executor-wasmtime sp-wasm-interface \
-	sp-runtime-interface frame-benchmarking; do
-	HOST_OPT+=(--config "profile.dev.package.$crate.opt-level=3")
-done
-
 # frame-benchmarking-cli's wasm test runtime (for `benchmark storage`, which keyorch-node does not
 # support) cannot be built here: the wasm builder looks for it in this workspace's metadata, which
 # lists the optional frame-benchmarking-cli only with the feature on. Without it, the crate
@@ -47,7 +35,7 @@ export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD=1
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
 	bash scripts/setup.sh >/dev/null
-	cargo build --locked "${jobs[@]}" "${HOST_OPT[@]}" -p keyorch-node --features runtime-benchmarks
+	cargo build --locked "${jobs[@]}" -p keyorch-node --features runtime-benchmarks
 fi
 
 "$node" benchmark pallet \

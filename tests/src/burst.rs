@@ -10,14 +10,19 @@ use std::{
 };
 
 use keyorch_client::{
-	AccountId, Balance, Error, NodeClient, RuntimeCall, RuntimeEvent, Signer, StreamRequest,
+	AccountId, Balance, Error, Hash, NodeClient, RuntimeCall, RuntimeEvent, Signer, StreamRequest,
 };
 use keyorch_runtime::{
 	pallet_keyorch::{self, StreamId},
 	RuntimeError,
 };
 
-use crate::{parties::Party, wait_for};
+use futures::StreamExt;
+
+use crate::{
+	parties::{assemble, Party},
+	wait_for, Node,
+};
 
 /// How often the follower looks for a new best block.
 const FOLLOW_POLL: Duration = Duration::from_millis(50);
@@ -131,10 +136,13 @@ fn dispatch_reason(typed: Option<RuntimeError>, raw: &dyn std::fmt::Debug) -> St
 pub struct FollowedBlock {
 	/// Its number.
 	pub number: u32,
-	/// When the follower first read it.
+	/// Its hash: a block read again after a reorg is another block.
+	pub hash: Hash,
+	/// When the follower read it.
 	pub seen: Instant,
-	/// The streams the burst's initiators requested in it (`StreamRequested`).
-	pub requested: Vec<StreamId>,
+	/// The streams the burst's initiators requested in it (`StreamRequested`), each with the
+	/// index of the initiator that requested it.
+	pub requested: Vec<(StreamId, usize)>,
 	/// The streams whose epoch 0 was dealt in it (`KeyEpochDealt`).
 	pub dealt: Vec<StreamId>,
 	/// Later epochs (rotations) of any stream dealt in it.
@@ -166,6 +174,8 @@ pub struct Followed {
 	pub streams: Vec<StreamBlocks>,
 	/// Whether the follower gave up before every request was seen and dealt.
 	pub timed_out: bool,
+	/// Where each stream is in `streams`.
+	index: HashMap<StreamId, usize>,
 }
 
 impl Followed {
@@ -210,17 +220,18 @@ impl Followed {
 		self.streams.len() >= expected && self.undealt() == 0
 	}
 
-	/// Reads the events of block `number`.
+	/// Reads the events of block `number`, `hash`.
 	fn record(
 		&mut self,
 		number: u32,
+		hash: Hash,
 		events: &[RuntimeEvent],
 		initiators: &[AccountId],
-		index: &mut HashMap<StreamId, usize>,
 	) {
 		use pallet_keyorch::Event as E;
 		let mut block = FollowedBlock {
 			number,
+			hash,
 			seen: Instant::now(),
 			requested: Vec::new(),
 			dealt: Vec::new(),
@@ -230,25 +241,12 @@ impl Followed {
 		for event in events {
 			match event {
 				RuntimeEvent::Keyorch(E::StreamRequested { stream, initiator, .. }) => {
-					let Some(by) = initiators.iter().position(|account| account == initiator)
-					else {
-						continue;
-					};
-					index.insert(*stream, self.streams.len());
-					self.streams.push(StreamBlocks {
-						stream: *stream,
-						initiator: by,
-						requested: number,
-						dealt: None,
-					});
-					block.requested.push(*stream);
+					if let Some(by) = initiators.iter().position(|account| account == initiator) {
+						block.requested.push((*stream, by));
+					}
 				},
 				RuntimeEvent::Keyorch(E::KeyEpochDealt { stream, epoch: 0, .. }) => {
-					if let Some(&at) = index.get(stream) {
-						let requested = &mut self.streams[at];
-						requested.dealt = requested.dealt.or(Some(number));
-					}
-					block.dealt.push(*stream);
+					block.dealt.push(*stream)
 				},
 				RuntimeEvent::Keyorch(E::KeyEpochDealt { .. }) => block.rotations += 1,
 				RuntimeEvent::Keyorch(E::DealingRefused { epoch: 0, error, .. }) => {
@@ -267,7 +265,40 @@ impl Followed {
 				_ => {},
 			}
 		}
+		self.apply(&block);
 		self.blocks.push(block);
+	}
+
+	/// Adds what `block` says to `streams`.
+	fn apply(&mut self, block: &FollowedBlock) {
+		for &(stream, initiator) in &block.requested {
+			self.index.insert(stream, self.streams.len());
+			self.streams.push(StreamBlocks {
+				stream,
+				initiator,
+				requested: block.number,
+				dealt: None,
+			});
+		}
+		for stream in &block.dealt {
+			if let Some(&at) = self.index.get(stream) {
+				let requested = &mut self.streams[at];
+				requested.dealt = requested.dealt.or(Some(block.number));
+			}
+		}
+	}
+
+	/// Forgets the blocks from `number` on, which a reorg retracted: their requests may be
+	/// included again under other stream ids, and their dealings again in other blocks.
+	fn retract_from(&mut self, number: u32) {
+		let kept = self.blocks.iter().take_while(|b| b.number < number).count();
+		let blocks = std::mem::take(&mut self.blocks);
+		self.streams.clear();
+		self.index.clear();
+		for block in blocks.into_iter().take(kept) {
+			self.apply(&block);
+			self.blocks.push(block);
+		}
 	}
 
 	/// One line per block read: its number, requests included, epochs 0 dealt, failures and
@@ -314,7 +345,8 @@ impl Followed {
 /// Reads block after block from `from` on, as they become best, until `expected` requests by
 /// `initiators` were seen and each one's epoch 0 dealt, or until `timeout` (then `timed_out`).
 /// `expected` is read again after every block: a submitter lowers it when requests were
-/// refused.
+/// refused. When a block's parent is not the block read before it, a reorg retracted that one:
+/// the follower forgets it and reads again from there.
 pub async fn follow(
 	client: &NodeClient,
 	from: u32,
@@ -323,15 +355,25 @@ pub async fn follow(
 	timeout: Duration,
 ) -> Followed {
 	let deadline = Instant::now() + timeout;
-	let mut followed = Followed { blocks: Vec::new(), streams: Vec::new(), timed_out: false };
-	let mut index = HashMap::new();
+	let mut followed = Followed {
+		blocks: Vec::new(),
+		streams: Vec::new(),
+		timed_out: false,
+		index: HashMap::new(),
+	};
 	let mut next = from;
 	loop {
 		let best = client.header(None).await.expect("chain_getHeader").number;
 		while next <= best {
 			let hash = client.block_hash(next).await.expect("chain_getBlockHash");
+			let parent = client.header(Some(hash)).await.expect("chain_getHeader").parent_hash;
+			if let Some(last) = followed.blocks.last().filter(|last| last.hash != parent) {
+				next = last.number;
+				followed.retract_from(next);
+				continue;
+			}
 			let events = client.events(hash).await.expect("the block's events");
-			followed.record(next, &events, initiators, &mut index);
+			followed.record(next, hash, &events, initiators);
 			next += 1;
 		}
 		if followed.complete(expected.load(Ordering::SeqCst)) {
@@ -376,4 +418,73 @@ pub async fn run(
 		follow(client, from, &accounts, &expected, timeout),
 	);
 	Burst { submission, followed }
+}
+
+/// Where the parties of a burst's streams assemble their keys.
+pub struct Assembly<'a> {
+	/// The burst's initiators, as in [`run`].
+	pub initiators: &'a [Party],
+	/// Every stream's provider.
+	pub provider: &'a Party,
+	/// The node the initiators talk to, and the provider's.
+	pub nodes: (&'a Node, &'a Node),
+	/// The two witness nodes: every other stream asks the second first, so both release shares.
+	pub witnesses: [&'a Node; 2],
+}
+
+/// Both parties' keys of one stream's epoch 0: when both were there and agreed, or what went
+/// wrong.
+pub type BothKeys = Result<Instant, String>;
+
+impl Assembly<'_> {
+	/// Has both parties of every stream in `streams` assemble their key of epoch 0 at once,
+	/// `concurrency` streams at a time.
+	pub async fn assemble_all(
+		&self,
+		streams: &[StreamBlocks],
+		concurrency: usize,
+	) -> Vec<(StreamBlocks, BothKeys)> {
+		futures::stream::iter(streams.iter().enumerate())
+			.map(|(position, requested)| async move {
+				let [first, second] = self.witnesses;
+				let witnesses = if position % 2 == 0 { [first, second] } else { [second, first] };
+				(*requested, self.both_keys(requested, &witnesses).await)
+			})
+			.buffer_unordered(concurrency)
+			.collect()
+			.await
+	}
+
+	async fn both_keys(&self, requested: &StreamBlocks, witnesses: &[&Node]) -> BothKeys {
+		let stream = requested.stream;
+		let initiator = &self.initiators[requested.initiator];
+		let (mine, theirs) = tokio::join!(
+			assemble(self.nodes.0, initiator, stream, witnesses),
+			assemble(self.nodes.1, self.provider, stream, witnesses),
+		);
+		let at = Instant::now();
+		let (mine, theirs) = match (mine, theirs) {
+			(Ok(mine), Ok(theirs)) => (mine, theirs),
+			(mine, theirs) => {
+				return Err(format!(
+					"{stream:?}: initiator {}, provider {}",
+					mine.map_or_else(|e| e.to_string(), |_| "ok".into()),
+					theirs.map_or_else(|e| e.to_string(), |_| "ok".into()),
+				))
+			},
+		};
+		if (mine.epoch, theirs.epoch) != (0, 0) {
+			return Err(format!(
+				"{stream:?}: assembled epochs {} and {}, not 0",
+				mine.epoch, theirs.epoch
+			));
+		}
+		let (ours, their) = (mine.keys.fingerprint(), theirs.keys.fingerprint());
+		if ours != their {
+			return Err(format!(
+				"{stream:?}: the initiator's key is {ours}, the provider's {their}"
+			));
+		}
+		Ok(at)
+	}
 }

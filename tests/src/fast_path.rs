@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use keyorch_client::{AssembledKey, NodeClient, WitnessEndpoint};
 use keyorch_runtime::pallet_keyorch::{RotationPolicy, StreamId};
 
-use crate::parties::Party;
+use crate::{parties::Party, Node};
 
 /// How long a key may take to be usable on a side.
 const KEY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -82,5 +82,56 @@ pub async fn key_on_both_sides(
 		before_final: mine_early || theirs_early,
 		initiator: mine,
 		provider: theirs,
+	}
+}
+
+/// The parties of the fast-path streams, registered: Ferdie's stash to Alice's stash (not
+/// validators, whose accounts the off-chain workers sign with), with the dev witnesses the
+/// witness nodes run.
+pub struct Parties {
+	/// The initiator of every stream.
+	pub initiator: Party,
+	/// The provider of every stream.
+	pub provider: Party,
+	/// The witnesses, in the order of their nodes.
+	pub witnesses: Vec<Party>,
+	/// Where the witnesses answer.
+	pub endpoints: Vec<WitnessEndpoint>,
+}
+
+impl Parties {
+	/// Registers the parties, and `witness_seeds` as witnesses, through `client`;
+	/// `witness_nodes` run those witnesses, in the same order.
+	pub async fn register(
+		client: &NodeClient,
+		witness_seeds: &[&str],
+		witness_nodes: &[Node],
+	) -> Self {
+		let initiator = Party::new("//Ferdie//stash");
+		let provider = Party::new("//Alice//stash");
+		initiator.register(client, false).await;
+		provider.register(client, false).await;
+		let witnesses: Vec<Party> = witness_seeds.iter().map(|seed| Party::dev(seed)).collect();
+		for witness in &witnesses {
+			witness.register(client, true).await;
+		}
+		let endpoints = witness_nodes.iter().map(|node| WitnessEndpoint::new(node.ws_url()));
+		Self { initiator, provider, witnesses, endpoints: endpoints.collect() }
+	}
+
+	/// A new stream with every witness, its key assembled on both sides: the initiator through
+	/// `client`, the provider through `provider_client`.
+	pub async fn key_on_both_sides(
+		&self,
+		client: &NodeClient,
+		provider_client: &NodeClient,
+	) -> KeyOnBothSides {
+		key_on_both_sides(
+			(&self.initiator, client),
+			(&self.provider, provider_client),
+			self.witnesses.len() as u32,
+			&self.endpoints,
+		)
+		.await
 	}
 }

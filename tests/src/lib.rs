@@ -16,6 +16,7 @@ pub mod burst;
 pub mod fast_path;
 pub mod keyorch_rpc;
 pub mod parties;
+pub mod revocation;
 pub mod rogue;
 pub mod transfer;
 
@@ -260,7 +261,21 @@ impl Drop for Node {
 }
 
 /// Polls `probe` every 250 ms until it returns `Some`, or panics with `what` after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, probe: F) -> T
+where
+	F: FnMut() -> Fut,
+	Fut: std::future::Future<Output = Option<T>>,
+{
+	poll_until(what, timeout, Duration::from_millis(250), probe).await
+}
+
+/// Polls `probe` every `every` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn poll_until<T, F, Fut>(
+	what: &str,
+	timeout: Duration,
+	every: Duration,
+	mut probe: F,
+) -> T
 where
 	F: FnMut() -> Fut,
 	Fut: std::future::Future<Output = Option<T>>,
@@ -271,7 +286,7 @@ where
 			return value;
 		}
 		assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-		tokio::time::sleep(Duration::from_millis(250)).await;
+		tokio::time::sleep(every).await;
 	}
 }
 

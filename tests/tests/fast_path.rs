@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use keyorch_client::{DealingFinality, WitnessEndpoint};
-use keyorch_tests::{
-	fast_path::key_on_both_sides, local_network_with_witnesses, parties::Party, VALIDATORS,
-};
+use keyorch_client::DealingFinality;
+use keyorch_tests::{fast_path::Parties, local_network_with_witnesses, VALIDATORS};
 
 const WITNESSES: [&str; 2] = ["//Dave", "//Eve"];
 
@@ -23,26 +21,11 @@ async fn twenty_streams_get_their_keys_on_both_sides_before_finality() {
 	let nodes = local_network_with_witnesses(&WITNESSES).await;
 	let client = nodes[0].client().await;
 	let provider_client = nodes[VALIDATORS.len() - 1].client().await;
-	let initiator = Party::new("//Ferdie//stash");
-	let provider = Party::new("//Alice//stash");
-	initiator.register(&client, false).await;
-	provider.register(&client, false).await;
-	for seed in WITNESSES {
-		Party::dev(seed).register(&client, true).await;
-	}
-	let endpoints: Vec<_> =
-		nodes[VALIDATORS.len()..].iter().map(|node| WitnessEndpoint::new(node.ws_url())).collect();
+	let parties = Parties::register(&client, &WITNESSES, &nodes[VALIDATORS.len()..]).await;
 
 	let mut streams = Vec::new();
 	for _ in 0..STREAMS {
-		let keys = key_on_both_sides(
-			(&initiator, &client),
-			(&provider, &provider_client),
-			WITNESSES.len() as u32,
-			&endpoints,
-		)
-		.await;
-		streams.push(keys);
+		streams.push(parties.key_on_both_sides(&client, &provider_client).await);
 	}
 	let early = streams.iter().filter(|keys| keys.before_final).count();
 	println!("{STREAMS} keys on both sides; {early} assembled before their dealing was final");

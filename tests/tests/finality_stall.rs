@@ -17,6 +17,7 @@ use keyorch_tests::{
 	fast_path::key_on_both_sides,
 	local_network_with_witnesses,
 	parties::{wait_for_shares, DealtStream},
+	revocation::until_refused_everywhere,
 	rogue::Rogue,
 	wait_for, Node, VALIDATORS,
 };
@@ -33,9 +34,6 @@ const ONE_BLOCK: Duration = Duration::from_secs(6);
 const DROP_TIMEOUT: Duration =
 	Duration::from_secs(ONE_BLOCK.as_secs() * (DEALING_FINALITY_BLOCKS as u64 + 2) + 30);
 
-/// The JSON-RPC code of "the stream has ended".
-const STREAM_ENDED: i32 = 7003;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() {
 	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
@@ -46,19 +44,22 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 	let client = nodes[0].client().await;
 	let keys: Vec<[u8; 32]> =
 		(1..=stream.dealt.record_hashes.len()).map(|holder| stream.key(holder as u8)).collect();
-	let share_request = |witness: usize, expires_at: u32| {
-		stream.initiator.release_request(stream.stream, 0, &stream.witnesses[witness], expires_at)
-	};
 
 	// Before: every witness releases, every node gives every record, so does a raw GET.
 	let expires_at = client.finalized_number().await.expect("finalized") + 50;
 	for (witness, node) in witness_nodes.iter().enumerate() {
 		let rpc = node.keyorch().await;
-		let answer = rpc.request_share(share_request(witness, expires_at).encode()).await;
+		let request = stream.initiator.release_request(
+			stream.stream,
+			0,
+			&stream.witnesses[witness],
+			expires_at,
+		);
+		let answer = rpc.request_share(request.encode()).await;
 		answer.expect("the witness releases its share while the stream is live");
 	}
 	let all: Vec<&Node> = nodes.iter().collect();
-	every_record_on(&all, &keys, true, SPREAD_TIMEOUT).await;
+	every_record_on(&all, &keys, SPREAD_TIMEOUT).await;
 	let mut rogue = Rogue::join(&nodes[1]).await;
 	assert!(rogue.get(keys[0]).await.is_some(), "a raw GET finds the live record");
 
@@ -77,20 +78,22 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 	let revoked = revoked.expect("the revocation is included in a best block");
 	let included = Instant::now();
 	let running: Vec<&Node> = nodes.iter().filter(|node| node.pid().is_some()).collect();
-	for (witness, node) in nodes[witnesses.clone()].iter().enumerate() {
-		let rpc = node.keyorch().await;
-		wait_for("every witness to refuse", ONE_BLOCK, || async {
-			let refused = rpc.request_share(share_request(witness, expires_at).encode()).await;
-			refused.err().filter(|refusal| refusal.code == STREAM_ENDED)
-		})
-		.await;
-	}
-	every_record_on(&running, &keys, false, ONE_BLOCK).await;
+	let witness_parties: Vec<_> = stream.witnesses.iter().zip(&nodes[witnesses.clone()]).collect();
+	let last_refusal = until_refused_everywhere(
+		stream.stream,
+		&stream.initiator,
+		&witness_parties,
+		&running,
+		&keys,
+		included,
+		ONE_BLOCK,
+	)
+	.await;
 	assert_eq!(rogue.get(keys[0]).await, None, "a raw GET still finds the revoked record");
 	println!(
-		"revocation in best block #{}: every witness and node refused {:?} after inclusion",
+		"revocation in best block #{}: every witness and node refused {last_refusal:?} after \
+		 inclusion",
 		revoked.number,
-		included.elapsed()
 	);
 
 	// The party's own view: its node's finalized chain says live, the best chain says ended.
@@ -125,15 +128,14 @@ async fn a_revocation_in_the_best_chain_ends_access_while_finality_is_stalled() 
 	println!("a key assembled during the stall was dropped: {}", dropped.unwrap_err());
 }
 
-/// Waits until every node of `nodes` serves (or, if not `served`, refuses) every record of
-/// `keys` through `keyorch_getRecord`, each within `timeout`.
-async fn every_record_on(nodes: &[&Node], keys: &[[u8; 32]], served: bool, timeout: Duration) {
-	let what = if served { "every node to serve" } else { "every node to stop serving" };
+/// Waits until every node of `nodes` serves every record of `keys` through
+/// `keyorch_getRecord`, each within `timeout`.
+async fn every_record_on(nodes: &[&Node], keys: &[[u8; 32]], timeout: Duration) {
 	for node in nodes {
 		let rpc = node.keyorch().await;
 		for key in keys {
-			wait_for(what, timeout, || async {
-				(rpc.get_record(*key, false).await.is_ok() == served).then_some(())
+			wait_for("every node to serve", timeout, || async {
+				rpc.get_record(*key, false).await.ok().map(drop)
 			})
 			.await;
 		}

@@ -9,12 +9,18 @@
 //!   many keys came before their dealing was final; the finality lag. `--validator-down`
 //!   stops one of the four validators first; `--random-arrival` pauses up to a slot before each
 //!   request (by default each follows the previous stream's close, just after a block).
-//! - `burst [--dev|--local] [N] [--witnesses W]`: N stream requests (default 200) submitted at
+//! - `revocation [N] [--validator-down]`: on the four-validator network with two witness
+//!   nodes, time from a revocation's inclusion to the last refusal by every witness and every
+//!   node, over N streams (default 20), and the finality lag.
+//! - `burst [--dev|--local] [N] [--witnesses W] [--assemble]`: N stream requests (default 200) submitted at
 //!   once from six initiators without waiting for their inclusion, each stream with W witnesses
 //!   (default 1, at most 16, accounts `//Witness0`… funded for their deposits): the submission
 //!   time; per stream, blocks and seconds from its request's inclusion to its epoch 0 (p50,
 //!   p99); epochs dealt per block against the chain's own inclusion rate of the requests; the
-//!   time from the first inclusion to the last epoch 0.
+//!   time from the first inclusion to the last epoch 0. `--assemble` (local network only) runs
+//!   two witness nodes, which are every stream's witnesses, and then has both parties of every
+//!   stream assemble their key: per stream, the time from its inclusion to both keys (p50,
+//!   p99), and from the first inclusion to the last key.
 //! - `flood`: legitimate records accepted per second through `keyorch_putRecord` on a `--dev`
 //!   node, alone and while a rogue Kademlia peer (`keyorch_tests::rogue`) floods the node with
 //!   10,000 forged records; how many forged puts per second the node answered.
@@ -28,16 +34,18 @@ use std::{
 };
 
 use codec::Encode;
-use keyorch_client::{NodeClient, Signer, WitnessEndpoint};
+use keyorch_client::{NodeClient, Signer};
 use keyorch_runtime::{
 	pallet_keyorch::{self, RotationPolicy},
 	UNIT,
 };
 use keyorch_tests::{
-	burst, cli_binary, dev_node,
-	fast_path::key_on_both_sides,
+	burst::{self, Assembly},
+	cli_binary, dev_node,
+	fast_path::Parties,
 	local_network, local_network_with_witnesses,
 	parties::{stream_request, DealtStream, Party},
+	revocation::{epoch_zero_keys, until_refused_everywhere},
 	rogue::{forged_record, Rogue},
 	wait_for, Node, NodeConfig, VALIDATORS,
 };
@@ -129,20 +137,24 @@ async fn overlay() {
 
 	let revoked =
 		client.revoke(&stream.initiator.signer, stream.stream, "figures").await.expect("revoke");
-	let included = Instant::now();
-	for node in &nodes {
-		let rpc = node.keyorch().await;
-		wait_for("a refusal", Duration::from_secs(60), || async {
-			rpc.get_record(key, false).await.err().filter(|e| e.code == 7003).map(drop)
-		})
-		.await;
-	}
-	println!(
-		"revocation in block {}: last refusal {:?} after inclusion",
-		revoked.number,
-		included.elapsed()
-	);
+	let all: Vec<&Node> = nodes.iter().collect();
+	let witnesses: Vec<_> = stream.witnesses.iter().zip(&nodes[VALIDATORS.len()..]).collect();
+	let keys = epoch_zero_keys(stream.stream, witnesses.len());
+	let last = until_refused_everywhere(
+		stream.stream,
+		&stream.initiator,
+		&witnesses,
+		&all,
+		&keys,
+		Instant::now(),
+		REFUSAL_TIMEOUT,
+	)
+	.await;
+	println!("revocation in block {}: last refusal {last:?} after inclusion", revoked.number);
 }
+
+/// How long a revocation may take to be honoured everywhere before a figures run gives up.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Time from `request_stream` to both parties holding the key, for `count` streams; the
 /// initiator talks to the first node, the provider to the last validator. With
@@ -160,15 +172,7 @@ async fn assembly(local: bool, count: usize, validator_down: bool, random_arriva
 	let witness_nodes = if local { &nodes[VALIDATORS.len()..] } else { &nodes[..] };
 	let seeds = if local { &WITNESSES[..] } else { &WITNESSES[..1] };
 	let client = nodes[0].client().await;
-	let initiator = Party::new("//Ferdie//stash");
-	let provider = Party::new("//Alice//stash");
-	initiator.register(&client, false).await;
-	provider.register(&client, false).await;
-	for seed in seeds {
-		Party::dev(seed).register(&client, true).await;
-	}
-	let endpoints: Vec<_> =
-		witness_nodes.iter().map(|node| WitnessEndpoint::new(node.ws_url())).collect();
+	let parties = Parties::register(&client, seeds, witness_nodes).await;
 	let provider_client = nodes[nodes.len().min(VALIDATORS.len()) - 1].client().await;
 	if local && validator_down {
 		nodes[2].stop();
@@ -181,25 +185,15 @@ async fn assembly(local: bool, count: usize, validator_down: bool, random_arriva
 			let pause = rand::random::<u64>() % keyorch_runtime::SLOT_DURATION;
 			tokio::time::sleep(Duration::from_millis(pause)).await;
 		}
-		let keys = key_on_both_sides(
-			(&initiator, &client),
-			(&provider, &provider_client),
-			seeds.len() as u32,
-			&endpoints,
-		)
-		.await;
+		let keys = parties.key_on_both_sides(&client, &provider_client).await;
 		samples.push(keys.elapsed);
 		blocks.push(keys.blocks_to_dealing);
 		before_final += usize::from(keys.before_final);
-		client.close(&initiator.signer, keys.stream).await.expect("close");
+		client.close(&parties.initiator.signer, keys.stream).await.expect("close");
 	}
 	let lag = finality_lag(&client, 20).await;
 	let mut baseline = health_baseline(&nodes[0], count).await;
-	let network = match (local, validator_down) {
-		(true, true) => "local network, one validator down",
-		(true, false) => "local network",
-		(false, _) => "--dev",
-	};
+	let network = network_name(local, validator_down);
 	let arrival = if random_arrival { "random arrival" } else { "just after a block" };
 	let network = format!("{network}, requests {arrival}");
 	report(&format!("request to a key on both sides ({network})"), &mut samples, &mut baseline);
@@ -212,6 +206,60 @@ async fn assembly(local: bool, count: usize, validator_down: bool, random_arriva
 		lag.0,
 		lag.1
 	);
+}
+
+fn network_name(local: bool, validator_down: bool) -> &'static str {
+	match (local, validator_down) {
+		(true, true) => "local network, one validator down",
+		(true, false) => "local network",
+		(false, _) => "--dev",
+	}
+}
+
+/// Time from a revocation's inclusion to the last refusal, on the four validators and two
+/// witness nodes, over `count` streams: each stream's key is assembled on both sides, then the
+/// stream is revoked and every witness (share release) and every running node (every record,
+/// through the DHT too) is asked every 50 ms until it refuses. With `validator_down`, the third
+/// validator is stopped first.
+async fn revocation(count: usize, validator_down: bool) {
+	let mut nodes = local_network_with_witnesses(&WITNESSES).await;
+	let client = nodes[0].client().await;
+	let parties = Parties::register(&client, &WITNESSES, &nodes[VALIDATORS.len()..]).await;
+	let provider_client = nodes[VALIDATORS.len() - 1].client().await;
+	if validator_down {
+		nodes[2].stop();
+	}
+	let running: Vec<&Node> = nodes.iter().filter(|node| node.pid().is_some()).collect();
+	let witnesses: Vec<_> = parties.witnesses.iter().zip(&nodes[VALIDATORS.len()..]).collect();
+	let mut samples = Vec::new();
+	for _ in 0..count {
+		let keys = parties.key_on_both_sides(&client, &provider_client).await;
+		let revoked = client.revoke(&parties.initiator.signer, keys.stream, "figures").await;
+		let included = Instant::now();
+		revoked.expect("the revocation is included");
+		let records = epoch_zero_keys(keys.stream, witnesses.len());
+		samples.push(
+			until_refused_everywhere(
+				keys.stream,
+				&parties.initiator,
+				&witnesses,
+				&running,
+				&records,
+				included,
+				REFUSAL_TIMEOUT,
+			)
+			.await,
+		);
+	}
+	let lag = finality_lag(&client, 20).await;
+	let mut baseline = health_baseline(&nodes[0], count).await;
+	let network = network_name(true, validator_down);
+	report(
+		&format!("revocation inclusion to the last refusal by every witness and node ({network})"),
+		&mut samples,
+		&mut baseline,
+	);
+	println!("finality lag (best - finalized, 20 samples): median {}, max {}", lag.0, lag.1);
 }
 
 /// The best block's lead over the finalized one, sampled `samples` times a second apart:
@@ -237,15 +285,20 @@ const BURST_INITIATORS: [&str; 6] =
 const BURST_FUNDER: &str = "//Eve//stash";
 
 /// `count` requests from [`BURST_INITIATORS`] at once, each for a stream with `witnesses`
-/// witnesses: how fast they are submitted, included and dealt. Returns whether every request
-/// was included and dealt in time (the nodes stop on return).
-async fn burst_figures(local: bool, count: usize, witnesses: u32) -> bool {
+/// witnesses: how fast they are submitted, included and dealt, and with `assemble` how soon
+/// both parties hold every key. Returns whether every request was included and dealt in time
+/// and every key assembled (the nodes stop on return).
+async fn burst_figures(BurstArgs { local, count, witnesses, assemble }: BurstArgs) -> bool {
 	let most = <keyorch_runtime::Runtime as pallet_keyorch::Config>::MaxWitnessesPerStream::get();
 	if !(1..=most).contains(&witnesses) {
 		eprintln!("burst --witnesses {witnesses}: a stream has from 1 to {most} witnesses");
 		std::process::exit(2);
 	}
-	let nodes = if local { local_network().await } else { vec![dev_node().await] };
+	let nodes = match (local, assemble) {
+		(true, true) => local_network_with_witnesses(&WITNESSES).await,
+		(true, false) => local_network().await,
+		(false, _) => vec![dev_node().await],
+	};
 	let client = nodes[0].client().await;
 	if local {
 		for node in &nodes {
@@ -257,9 +310,14 @@ async fn burst_figures(local: bool, count: usize, witnesses: u32) -> bool {
 		}
 	}
 	let provider = Party::new("//Alice//stash");
-	let initiators: Vec<Party> = BURST_INITIATORS.iter().map(|uri| Party::new(uri)).collect();
-	let witness_parties: Vec<Party> =
-		(0..witnesses).map(|i| Party::new(&format!("//Witness{i}"))).collect();
+	// With witness nodes, Dave and Eve are witnesses, not initiators.
+	let initiators = &BURST_INITIATORS[if assemble { 2 } else { 0 }..];
+	let initiators: Vec<Party> = initiators.iter().map(|uri| Party::new(uri)).collect();
+	let witness_parties: Vec<Party> = if assemble {
+		WITNESSES.iter().map(|seed| Party::dev(seed)).collect()
+	} else {
+		(0..witnesses).map(|i| Party::new(&format!("//Witness{i}"))).collect()
+	};
 	let accounts: Vec<_> = witness_parties.iter().map(|w| w.signer.account_id()).collect();
 	let funder = Signer::from_uri(BURST_FUNDER).expect("dev seed");
 	burst::fund(&client, &funder, &accounts, 1_000 * UNIT).await;
@@ -349,7 +407,47 @@ async fn burst_figures(local: bool, count: usize, witnesses: u32) -> bool {
 		);
 		return false;
 	}
+	if assemble {
+		let assembly = Assembly {
+			initiators: &initiators,
+			provider: &provider,
+			nodes: (&nodes[1], &nodes[2]),
+			witnesses: [&nodes[VALIDATORS.len()], &nodes[VALIDATORS.len() + 1]],
+		};
+		return assembly_figures(followed, &assembly).await;
+	}
 	true
+}
+
+/// Streams whose keys `burst --assemble` assembles at once, each on both sides.
+const ASSEMBLING_STREAMS: usize = 16;
+
+/// Has both parties of every stream of `followed` assemble their key, and reports per stream
+/// the time from its inclusion (when the follower read its block) to both keys, and from the
+/// first inclusion to the last key. Returns whether every stream's keys were assembled and
+/// agreed.
+async fn assembly_figures(followed: &burst::Followed, assembly: &Assembly<'_>) -> bool {
+	let keys = assembly.assemble_all(&followed.streams, ASSEMBLING_STREAMS).await;
+	let included = |requested: u32| followed.block(requested).expect("a block read").seen;
+	let mut samples: Vec<Duration> = keys
+		.iter()
+		.filter_map(|(stream, both)| {
+			Some(both.as_ref().ok()?.duration_since(included(stream.requested)))
+		})
+		.collect();
+	let failures: Vec<&String> = keys.iter().filter_map(|(_, both)| both.as_ref().err()).collect();
+	let first = included(followed.first_requested().expect("requests seen"));
+	let last_key = keys.iter().filter_map(|(_, both)| both.as_ref().ok()).max();
+	let (median, p99) = summary(&mut samples);
+	println!(
+		"inclusion to both keys per stream: n={} median {median:?} p99 {p99:?} | first 		 inclusion to the last key: {:?}",
+		samples.len(),
+		last_key.map(|at| at.duration_since(first)).unwrap_or_default(),
+	);
+	if let Some(failure) = failures.first() {
+		println!("{} streams without both keys; first: {failure}", failures.len());
+	}
+	failures.is_empty()
 }
 
 /// Legitimate offers of one record per run of `flood`.
@@ -399,26 +497,51 @@ async fn flood() {
 	);
 }
 
-/// `burst`'s arguments after the subcommand: `--local`, the request count and the witnesses
-/// per stream; `None` if they do not parse.
-fn burst_args(args: &[String]) -> Option<(bool, usize, u32)> {
-	let (mut local, mut count, mut witnesses) = (false, 200, 1);
+/// `burst`'s arguments.
+struct BurstArgs {
+	/// On the four validators, not `--dev`.
+	local: bool,
+	/// Requests in the burst.
+	count: usize,
+	/// Witnesses per stream.
+	witnesses: u32,
+	/// Whether both parties of every stream then assemble their key.
+	assemble: bool,
+}
+
+/// `burst`'s arguments after the subcommand; `None` if they do not parse or do not go together
+/// (`--assemble` runs on the local network with its two witness nodes as every stream's
+/// witnesses).
+fn burst_args(args: &[String]) -> Option<BurstArgs> {
+	let mut parsed = BurstArgs { local: false, count: 200, witnesses: 1, assemble: false };
+	let mut witnesses = None;
 	let mut args = args.iter();
 	while let Some(arg) = args.next() {
 		match arg.as_str() {
-			"--dev" => local = false,
-			"--local" => local = true,
-			"--witnesses" => witnesses = args.next()?.parse::<u32>().ok()?,
-			number => count = number.parse::<usize>().ok().filter(|&n| n > 0)?,
+			"--dev" => parsed.local = false,
+			"--local" => parsed.local = true,
+			"--assemble" => parsed.assemble = true,
+			"--witnesses" => witnesses = Some(args.next()?.parse::<u32>().ok()?),
+			number => parsed.count = number.parse::<usize>().ok().filter(|&n| n > 0)?,
 		}
 	}
-	Some((local, count, witnesses))
+	if parsed.assemble {
+		let two = WITNESSES.len() as u32;
+		if !parsed.local || witnesses.is_some_and(|w| w != two) {
+			return None;
+		}
+		parsed.witnesses = two;
+	} else if let Some(witnesses) = witnesses {
+		parsed.witnesses = witnesses;
+	}
+	Some(parsed)
 }
 
 fn usage() -> ! {
 	eprintln!(
-		"usage: keyorch-figures overlay | flood | assembly --dev|--local [N] [--validator-down] [--random-arrival] | burst [--dev|--local] [N] \
-		 [--witnesses W] | cli"
+		"usage: keyorch-figures overlay | flood | assembly --dev|--local [N] [--validator-down] \
+		 [--random-arrival] | revocation [N] [--validator-down] | burst [--dev|--local] [N] \
+		 [--witnesses W] | burst --local [N] --assemble | cli"
 	);
 	std::process::exit(2);
 }
@@ -460,9 +583,13 @@ async fn main() {
 			let flag = |name: &str| args.iter().any(|a| a == name);
 			assembly(local, count, flag("--validator-down"), flag("--random-arrival")).await
 		},
+		Some("revocation") => {
+			let count = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20);
+			revocation(count, args.iter().any(|a| a == "--validator-down")).await
+		},
 		Some("burst") => match burst_args(&args[1..]) {
-			Some((local, count, witnesses)) => {
-				if !burst_figures(local, count, witnesses).await {
+			Some(burst_args) => {
+				if !burst_figures(burst_args).await {
 					std::process::exit(1);
 				}
 			},
