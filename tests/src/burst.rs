@@ -11,6 +11,7 @@ use std::{
 
 use keyorch_client::{
 	AccountId, Balance, Error, Hash, NodeClient, RuntimeCall, RuntimeEvent, Signer, StreamRequest,
+	WitnessEndpoint,
 };
 use keyorch_runtime::{
 	pallet_keyorch::{self, StreamId},
@@ -19,10 +20,7 @@ use keyorch_runtime::{
 
 use futures::StreamExt;
 
-use crate::{
-	parties::{assemble, Party},
-	wait_for, Node,
-};
+use crate::{parties::Party, wait_for, Node};
 
 /// How often the follower looks for a new best block.
 const FOLLOW_POLL: Duration = Duration::from_millis(50);
@@ -436,9 +434,10 @@ pub struct Assembly<'a> {
 /// wrong.
 pub type BothKeys = Result<Instant, String>;
 
-impl Assembly<'_> {
+impl<'a> Assembly<'a> {
 	/// Has both parties of every stream in `streams` assemble their key of epoch 0 at once,
-	/// `concurrency` streams at a time.
+	/// `concurrency` streams at a time, each retrying while its failure is transient
+	/// (`NodeClient::assemble_key_patiently`).
 	pub async fn assemble_all(
 		&self,
 		streams: &[StreamBlocks],
@@ -455,12 +454,22 @@ impl Assembly<'_> {
 			.await
 	}
 
-	async fn both_keys(&self, requested: &StreamBlocks, witnesses: &[&Node]) -> BothKeys {
+	async fn both_keys(&self, requested: &StreamBlocks, witnesses: &[&'a Node]) -> BothKeys {
 		let stream = requested.stream;
 		let initiator = &self.initiators[requested.initiator];
+		let endpoints: Vec<_> =
+			witnesses.iter().map(|w| WitnessEndpoint::new(w.ws_url())).collect();
+		// As `keyorch key` does: a record or share still on its way is waited for.
+		let patiently = |node: &'a Node, party: &'a Party| {
+			let endpoints = &endpoints;
+			async move {
+				let client = node.client().await;
+				client.assemble_key_patiently(party.identity(), stream, None, endpoints).await
+			}
+		};
 		let (mine, theirs) = tokio::join!(
-			assemble(self.nodes.0, initiator, stream, witnesses),
-			assemble(self.nodes.1, self.provider, stream, witnesses),
+			patiently(self.nodes.0, initiator),
+			patiently(self.nodes.1, self.provider)
 		);
 		let at = Instant::now();
 		let (mine, theirs) = match (mine, theirs) {

@@ -440,7 +440,8 @@ async fn assembly_figures(followed: &burst::Followed, assembly: &Assembly<'_>) -
 	let last_key = keys.iter().filter_map(|(_, both)| both.as_ref().ok()).max();
 	let (median, p99) = summary(&mut samples);
 	println!(
-		"inclusion to both keys per stream: n={} median {median:?} p99 {p99:?} | first 		 inclusion to the last key: {:?}",
+		"inclusion to both keys per stream: n={} median {median:?} p99 {p99:?} | first inclusion \
+		 to the last key: {:?}",
 		samples.len(),
 		last_key.map(|at| at.duration_since(first)).unwrap_or_default(),
 	);
