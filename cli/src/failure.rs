@@ -26,11 +26,85 @@ pub enum Kind {
 	Refused = 5,
 }
 
+impl Kind {
+	/// The kind's name in JSON (`keyorch agent`'s problem details).
+	pub fn name(self) -> &'static str {
+		match self {
+			Self::BadInput => "bad-input",
+			Self::Unreachable => "unreachable",
+			Self::Refused => "refused",
+		}
+	}
+}
+
+/// What exactly failed, finer than its [`Kind`], for programs: `keyorch agent` answers with an
+/// HTTP status and a problem type by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+	/// Nothing finer than the kind is known.
+	Other,
+	/// No such stream, open or ended.
+	UnknownStream,
+	/// The identity is not a party the stream allows for this.
+	NotStreamParty,
+	/// The stream was revoked, closed or expired.
+	StreamEnded,
+	/// The epoch is no longer kept on chain.
+	EpochNotKept,
+	/// The epoch is not dealt yet, or not yet final, or witnesses still fetch their shares:
+	/// asking again later may succeed.
+	NotYet,
+}
+
+impl Reason {
+	/// The reason's name in JSON.
+	pub fn name(self) -> &'static str {
+		match self {
+			Self::Other => "other",
+			Self::UnknownStream => "unknown-stream",
+			Self::NotStreamParty => "not-stream-party",
+			Self::StreamEnded => "stream-ended",
+			Self::EpochNotKept => "epoch-not-kept",
+			Self::NotYet => "not-yet",
+		}
+	}
+
+	/// The reason of a call the chain refused, by its pallet error (`Keyorch(UnknownStream)`).
+	fn of_dispatch(reason: &str) -> Self {
+		match reason {
+			"Keyorch(UnknownStream)" => Self::UnknownStream,
+			"Keyorch(NotStreamParty)" => Self::NotStreamParty,
+			"Keyorch(StreamClosed)" | "Keyorch(StreamRevoked)" | "Keyorch(StreamExpired)" => {
+				Self::StreamEnded
+			},
+			_ => Self::Other,
+		}
+	}
+
+	/// The reason of a client error.
+	fn of(error: &Error) -> Self {
+		match error {
+			Error::UnknownStream { .. } => Self::UnknownStream,
+			Error::NotParticipant { .. } => Self::NotStreamParty,
+			Error::StreamEnded { .. } => Self::StreamEnded,
+			Error::EpochNotKept { .. } => Self::EpochNotKept,
+			Error::EpochNotDealt { .. }
+			| Error::NotEnoughWitnesses { .. }
+			| Error::RecordNotFound { .. }
+			| Error::DealingDropped { .. } => Self::NotYet,
+			Error::DispatchFailed { reason } => Self::of_dispatch(reason),
+			_ => Self::Other,
+		}
+	}
+}
+
 /// A failed command, ready to be reported on stderr.
 #[derive(Debug)]
 pub struct Failure {
 	/// What kind of failure, hence the exit code.
 	pub kind: Kind,
+	/// What exactly failed, where known.
+	pub reason: Reason,
 	/// What went wrong, on one line.
 	pub message: String,
 	/// What to do about it, if something useful can be said.
@@ -40,12 +114,18 @@ pub struct Failure {
 impl Failure {
 	/// A failure of `kind` saying `message`.
 	pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-		Self { kind, message: message.into(), hint: None }
+		Self { kind, reason: Reason::Other, message: message.into(), hint: None }
 	}
 
 	/// Bad input or a bad local file.
 	pub fn input(message: impl Into<String>) -> Self {
 		Self::new(Kind::BadInput, message)
+	}
+
+	/// The same failure with a finer reason.
+	pub fn because(mut self, reason: Reason) -> Self {
+		self.reason = reason;
+		self
 	}
 
 	/// The same failure with a hint.
@@ -169,7 +249,7 @@ impl From<Error> for Failure {
 			),
 			_ => (Kind::Refused, None),
 		};
-		Self { kind, message: error.to_string(), hint }
+		Self { kind, reason: Reason::of(&error), message: error.to_string(), hint }
 	}
 }
 
@@ -197,6 +277,32 @@ mod tests {
 		];
 		for (error, kind) in cases {
 			assert_eq!(Failure::from(error).kind, kind);
+		}
+	}
+
+	#[test]
+	fn client_errors_and_refused_calls_carry_their_reason() {
+		let cases = [
+			(Error::UnknownStream { stream: Default::default() }, Reason::UnknownStream),
+			(
+				Error::DispatchFailed { reason: "Keyorch(UnknownStream)".into() },
+				Reason::UnknownStream,
+			),
+			(
+				Error::DispatchFailed { reason: "Keyorch(NotStreamParty)".into() },
+				Reason::NotStreamParty,
+			),
+			(
+				Error::DispatchFailed { reason: "Keyorch(StreamRevoked)".into() },
+				Reason::StreamEnded,
+			),
+			(Error::StreamEnded { status: "revoked".into() }, Reason::StreamEnded),
+			(Error::EpochNotDealt { epoch: 0 }, Reason::NotYet),
+			(Error::DispatchFailed { reason: "Keyorch(EpochOverflow)".into() }, Reason::Other),
+			(Error::BadSecretUri, Reason::Other),
+		];
+		for (error, reason) in cases {
+			assert_eq!(Failure::from(error).reason, reason);
 		}
 	}
 

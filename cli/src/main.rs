@@ -5,10 +5,12 @@
 //! stderr, errors as one `error:` line and maybe a `hint:` line, with the exit codes of
 //! [`failure::EXIT_CODES`].
 
+mod agent;
 mod failure;
 mod input;
 mod listener;
 mod progress;
+mod request;
 mod status;
 mod transfer;
 
@@ -17,8 +19,8 @@ use std::{
 	process::ExitCode,
 };
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use keyorch_client::{Identity, NodeClient, Permissions, StreamRequest, WitnessEndpoint};
+use clap::{Args, Parser, Subcommand};
+use keyorch_client::{Identity, NodeClient, WitnessEndpoint};
 
 use crate::{
 	failure::{Failure, EXIT_CODES},
@@ -56,7 +58,7 @@ enum Command {
 	#[command(subcommand)]
 	Witness(WitnessCommand),
 	/// Request a stream to a provider (metadata only); prints the stream id.
-	Request(RequestArgs),
+	Request(request::RequestArgs),
 	/// Show a stream as the latest finalized block has it.
 	Status {
 		/// The stream id (0x and 64 hex digits).
@@ -102,6 +104,9 @@ enum Command {
 	/// As the stream's initiator, receive the provider's file over a secure stream, resuming
 	/// over the next endpoint when a transport breaks; prints the file's SHA-256.
 	Receive(ReceiveArgs),
+	/// Serve a local HTTP API over this identity for applications in any language: stream
+	/// requests, status, rotation, revocation, and messages sealed and opened with stream keys.
+	Agent(agent::AgentArgs),
 }
 
 /// Where a transfer's keys come from.
@@ -169,55 +174,6 @@ enum KeysCommand {
 enum WitnessCommand {
 	/// Register the identity as a witness (it must be a participant; a deposit is held).
 	Register,
-}
-
-#[derive(Args, Debug)]
-struct RequestArgs {
-	/// The provider's account (SS58 or 0x hex); it must be a registered participant.
-	#[arg(long, value_name = "ACCOUNT")]
-	provider: String,
-	/// How many blocks the stream lives.
-	#[arg(long, value_name = "N", default_value_t = 600)]
-	duration: u32,
-	/// How many witnesses keep a share.
-	#[arg(long, value_name = "N", default_value_t = 1)]
-	witnesses: u32,
-	/// How many shares rebuild the key (2 to witnesses + 2).
-	#[arg(long, value_name = "N", default_value_t = 2)]
-	threshold: u32,
-	/// A new key every N blocks.
-	#[arg(long, value_name = "N")]
-	rotate_blocks: Option<u32>,
-	/// A new key after N bytes reported.
-	#[arg(long, value_name = "N")]
-	rotate_bytes: Option<u64>,
-	/// What flows, e.g. a media type.
-	#[arg(long, value_name = "S", default_value = "application/octet-stream")]
-	data_type: String,
-	/// What the initiator may do with the provider's data.
-	#[arg(long, value_enum, default_value_t = Access::Read)]
-	permissions: Access,
-}
-
-/// The permissions of a stream request.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Access {
-	/// Read the provider's data.
-	Read,
-	/// Write to the provider.
-	Write,
-	/// Both.
-	ReadWrite,
-}
-
-impl Access {
-	fn flags(self) -> u8 {
-		match self {
-			Self::Read => Permissions::READ,
-			Self::Write => Permissions::WRITE,
-			Self::ReadWrite => Permissions::READ | Permissions::WRITE,
-		}
-	}
 }
 
 /// Where the identity and the node are.
@@ -325,16 +281,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 		},
 		Command::Request(args) => {
 			let identity = context.identity()?;
-			let request = StreamRequest {
-				provider: input::account(&args.provider)?,
-				data_type: args.data_type.into_bytes(),
-				permissions: args.permissions.flags(),
-				duration_blocks: args.duration,
-				witness_count: args.witnesses,
-				threshold: args.threshold,
-				rotate_every_blocks: args.rotate_blocks,
-				rotate_every_bytes: args.rotate_bytes,
-			};
+			let request = args.stream_request()?;
 			let client = context.connect().await?;
 			let (stream, block) = waiting(
 				"waiting for the stream request to be in a block",
@@ -420,6 +367,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 		Command::Receive(args) => {
 			let session = transfer_session(&context, &args.transfer).await?;
 			session.receive(&args.out, args.connect, args.cut_after).await?;
+		},
+		Command::Agent(args) => {
+			let identity = context.identity()?;
+			agent::run(identity, context.connect().await?, args).await?;
 		},
 	}
 	Ok(())

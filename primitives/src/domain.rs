@@ -23,6 +23,9 @@ pub const STREAM_KEY: &[u8] = b"keyorch/v1/stream-key";
 /// HKDF info prefix deriving a per-session frame key from a directional key.
 pub const FRAME_KEY: &[u8] = b"keyorch/v1/frame-key";
 
+/// HKDF info prefix deriving the key of sealed messages from a directional key.
+pub const MESSAGE_KEY: &[u8] = b"keyorch/v1/message-key";
+
 /// Hash prefix of the public fingerprint of a pair of stream keys.
 pub const KEY_FINGERPRINT: &[u8] = b"keyorch/v1/key-fingerprint";
 

@@ -93,7 +93,13 @@ impl StreamKeys {
 		FrameReceiver::new(self.key(direction), direction, session_id, self.context.epoch)
 	}
 
-	fn key(&self, direction: Direction) -> &[u8; 32] {
+	/// Both keys, [`Direction::InitiatorToProvider`]'s first, for an application that was
+	/// explicitly allowed to take them out of keyorch (an agent's key export).
+	pub fn export(&self) -> Zeroizing<[[u8; 32]; 2]> {
+		Zeroizing::new(self.keys)
+	}
+
+	pub(crate) fn key(&self, direction: Direction) -> &[u8; 32] {
 		&self.keys[direction as usize]
 	}
 }

@@ -12,6 +12,7 @@ use std::{
 use keyorch_client::NodeClient;
 use sp_keyring::Sr25519Keyring;
 
+pub mod agent;
 pub mod burst;
 pub mod fast_path;
 pub mod keyorch_rpc;

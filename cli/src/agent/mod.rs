@@ -1,0 +1,145 @@
+//! `keyorch agent`: a local HTTP API over one identity, for applications in any language.
+//!
+//! The agent holds the identity's keys and the stream keys it assembles; applications ask it to
+//! request, follow, rotate and end streams and to seal and open messages, and never see a key
+//! unless the agent was started with `--allow-key-export`. It listens on loopback only, and
+//! every request but `GET /v1/health` carries the bearer token it writes, readable by its
+//! owner only, to `--token-file` at every start.
+
+mod events;
+mod keyring;
+mod metrics;
+mod problem;
+mod routes;
+
+use std::{
+	io::Write,
+	net::SocketAddr,
+	os::unix::fs::OpenOptionsExt,
+	path::{Path, PathBuf},
+	sync::Arc,
+};
+
+use clap::Args;
+use keyorch_client::{Identity, NodeClient, WitnessEndpoint};
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::{failure::Failure, input::hex};
+
+/// `keyorch agent`'s options.
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+	/// Where to serve HTTP: a loopback address and port.
+	#[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8710")]
+	listen: SocketAddr,
+	/// Where to write the bearer token (readable by its owner only); a new one at every start.
+	#[arg(long, value_name = "FILE", default_value = "./keyorch-agent.token")]
+	token_file: PathBuf,
+	/// A witness node's WebSocket RPC URL; repeat it or separate URLs with commas.
+	#[arg(long = "witness-url", value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
+	witness_urls: Vec<String>,
+	/// Let `GET /v1/streams/{id}/keys/{epoch}` hand out stream keys.
+	#[arg(long)]
+	allow_key_export: bool,
+}
+
+/// A fresh bearer token: 32 random bytes in hex.
+fn new_token() -> Zeroizing<String> {
+	let mut bytes = Zeroizing::new([0u8; 32]);
+	rand::rngs::OsRng.fill_bytes(bytes.as_mut());
+	Zeroizing::new(hex(bytes.as_ref()).trim_start_matches("0x").to_owned())
+}
+
+/// Writes `token` to `path`, readable by its owner only: beside it first, then renamed over it.
+fn write_token(path: &Path, token: &str) -> Result<(), Failure> {
+	let cannot = |error: std::io::Error| {
+		Failure::input(format!("cannot write the token file {}: {error}", path.display()))
+	};
+	let name = path
+		.file_name()
+		.ok_or_else(|| Failure::input(format!("{} is not a file name", path.display())))?;
+	let fresh = path.with_file_name(format!(".{}.new", name.to_string_lossy()));
+	let _ = std::fs::remove_file(&fresh);
+	let mut file = std::fs::OpenOptions::new()
+		.write(true)
+		.create_new(true)
+		.mode(0o600)
+		.open(&fresh)
+		.map_err(cannot)?;
+	file.write_all(token.as_bytes()).and_then(|()| file.sync_all()).map_err(cannot)?;
+	std::fs::rename(&fresh, path).map_err(cannot)
+}
+
+/// Serves the agent until Ctrl-C or SIGTERM.
+pub async fn run(identity: Identity, client: NodeClient, args: AgentArgs) -> Result<(), Failure> {
+	if !args.listen.ip().is_loopback() {
+		return Err(Failure::input(format!(
+			"the agent listens on loopback only, not on {}",
+			args.listen
+		))
+		.hint("use --listen 127.0.0.1:PORT; put a TLS proxy in front to serve other hosts"));
+	}
+	let listener = tokio::net::TcpListener::bind(args.listen)
+		.await
+		.map_err(|e| Failure::input(format!("cannot listen on {}: {e}", args.listen)))?;
+	let token = new_token();
+	write_token(&args.token_file, &token)?;
+	let account = identity.signer().account_id();
+	let witnesses = args.witness_urls.into_iter().map(WitnessEndpoint::new).collect();
+	let agent = Arc::new(routes::Agent {
+		keyring: keyring::KeyRing::new(client, identity, witnesses),
+		token,
+		allow_key_export: args.allow_key_export,
+		metrics: Default::default(),
+		subscriptions: Default::default(),
+	});
+	eprintln!(
+		"keyorch agent for {account} on http://{}; bearer token in {}{}",
+		args.listen,
+		args.token_file.display(),
+		if args.allow_key_export { "; key export allowed" } else { "" }
+	);
+	axum::serve(listener, routes::router(agent))
+		.with_graceful_shutdown(shutdown())
+		.await
+		.map_err(|e| Failure::input(format!("the agent stopped: {e}")))
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown() {
+	let mut terminate =
+		tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+	tokio::select! {
+		_ = tokio::signal::ctrl_c() => {},
+		_ = async {
+			match terminate.as_mut() {
+				Some(signal) => { signal.recv().await; },
+				None => std::future::pending().await,
+			}
+		} => {},
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use std::os::unix::fs::PermissionsExt;
+
+	use super::*;
+
+	#[test]
+	fn the_token_file_is_new_at_every_start_and_readable_by_its_owner_only() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("agent.token");
+		let first = new_token();
+		write_token(&path, &first).unwrap();
+		let second = new_token();
+		write_token(&path, &second).unwrap();
+		assert_ne!(*first, *second);
+		assert_eq!(std::fs::read_to_string(&path).unwrap(), *second);
+		assert_eq!(second.len(), 64);
+		let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+		assert_eq!(mode, 0o600);
+		assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no file left beside it");
+	}
+}
