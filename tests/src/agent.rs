@@ -164,6 +164,48 @@ impl Agent {
 		Ok(Answer { status, headers, body, text: String::from_utf8_lossy(&bytes).into_owned() })
 	}
 
+	/// Subscribes to `GET path` (Server-Sent Events) with the agent's token; each event is sent
+	/// on the channel as (name, data) when it arrives, until the event stream ends.
+	pub async fn events(
+		&self,
+		path: &str,
+	) -> tokio::sync::mpsc::UnboundedReceiver<(String, Value)> {
+		let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("agent");
+		let (mut sender, connection) =
+			hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("HTTP/1.1");
+		tokio::spawn(connection);
+		let request = Request::builder()
+			.uri(path)
+			.header(header::HOST, format!("127.0.0.1:{}", self.port))
+			.header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+			.body(Full::new(Bytes::new()))
+			.expect("request");
+		let response = sender.send_request(request).await.expect("events");
+		assert_eq!(response.status(), 200, "GET {path}");
+		let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
+		let mut body = response.into_body();
+		tokio::spawn(async move {
+			let mut buffered = String::new();
+			while let Some(Ok(frame)) = body.frame().await {
+				let Ok(chunk) = frame.into_data() else { continue };
+				buffered.push_str(&String::from_utf8_lossy(&chunk));
+				while let Some(end) = buffered.find("\n\n") {
+					let block: String = buffered.drain(..end + 2).collect();
+					let field = |name: &str| {
+						block.lines().find_map(|line| line.strip_prefix(name)).map(str::trim)
+					};
+					if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
+						let data = serde_json::from_str(data).unwrap_or(Value::Null);
+						if events.send((event.to_owned(), data)).is_err() {
+							return;
+						}
+					}
+				}
+			}
+		});
+		receiver
+	}
+
 	/// Stops it with SIGTERM and waits for it to exit; gives whether it exited cleanly.
 	pub async fn stop(mut self) -> bool {
 		if let Some(pid) = self.child.id() {

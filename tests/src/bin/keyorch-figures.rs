@@ -24,14 +24,25 @@
 //! - `flood`: legitimate records accepted per second through `keyorch_putRecord` on a `--dev`
 //!   node, alone and while a rogue Kademlia peer (`keyorch_tests::rogue`) floods the node with
 //!   10,000 forged records; how many forged puts per second the node answered.
+//! - `agent [N]`: `keyorch agent` on a `--dev` node with a witness: N seal and N open calls of
+//!   1 KiB and of 64 KiB messages through the initiator's and the provider's agents, one at a
+//!   time (p50, p99) against the same seal and open in process, and the calls per second with 8
+//!   callers at once; the delay from an epoch's finality to its `epoch-ready` Server-Sent Event
+//!   at the client, over five rotations.
 //! - `cli`: start-up time of the `keyorch` binary against spawning `/bin/true`.
 //!
 //! Build with `scripts/build.sh`, then run `target/debug/keyorch-figures <what>`.
 
 use std::{
+	collections::HashMap,
 	process::Command,
+	sync::{Arc, Mutex},
 	time::{Duration, Instant},
 };
+
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+use keyorch_primitives::{combine, deal, DealContext, EncryptionSecret, StreamKeys};
+use serde_json::json;
 
 use codec::Encode;
 use keyorch_client::{NodeClient, Signer};
@@ -40,11 +51,12 @@ use keyorch_runtime::{
 	UNIT,
 };
 use keyorch_tests::{
+	agent::Agent,
 	burst::{self, Assembly},
-	cli_binary, dev_node,
+	cli_binary, dev_node, dev_node_with_witness,
 	fast_path::Parties,
 	local_network, local_network_with_witnesses,
-	parties::{stream_request, DealtStream, Party},
+	parties::{register_and_request, stream_request, DealtStream, Party},
 	revocation::{epoch_zero_keys, until_refused_everywhere},
 	rogue::{forged_record, Rogue},
 	wait_for, Node, NodeConfig, VALIDATORS,
@@ -469,6 +481,120 @@ async fn accepted_per_second(node: &Node, key: [u8; 32], record: &[u8]) -> f64 {
 	OFFERS as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Keys of a stream epoch dealt and rebuilt in process: the baseline of `agent`.
+fn in_process_keys() -> StreamKeys {
+	let secrets: Vec<_> = [[1u8; 32], [2; 32], [3; 32]].map(EncryptionSecret::from_bytes).into();
+	let public: Vec<_> = secrets.iter().map(EncryptionSecret::public_key).collect();
+	let context = DealContext { stream_id: [0xab; 32], epoch: 0 };
+	let dealing = deal(&[0x42; 32], &context, 2, &public).expect("deal");
+	let shares: Vec<_> = (0..2)
+		.map(|i| dealing.records[i].open(&secrets[i], &context, i as u8 + 1).expect("share"))
+		.collect();
+	combine(&shares, &dealing.commitments).expect("combine").derive_keys(None)
+}
+
+async fn agent_figures(count: usize) {
+	let node = dev_node_with_witness("//Dave").await;
+	let client = node.client().await;
+	let (bob, charlie) = (Party::dev("//Bob"), Party::dev("//Charlie"));
+	let witnesses = [Party::dev("//Dave")];
+	register_and_request(&client, &bob, &charlie, &witnesses, 2, RotationPolicy::default()).await;
+	let dir = tempfile::tempdir().expect("temporary directory");
+	let initiator = Agent::start(&node, "//Bob", dir.path(), &[]).await;
+	let provider = Agent::start(&node, "//Charlie", dir.path(), &[]).await;
+	let request =
+		json!({ "provider": charlie.signer.account_id().to_string(), "rotate_blocks": 10 });
+	let requested = initiator.call("POST", "/v1/streams", Some(request)).await;
+	let stream = requested.ok(201)["stream"].as_str().expect("stream id").to_owned();
+	let mut events = provider.events(&format!("/v1/streams/{stream}/events")).await;
+	let finalized_at = finality_times(node.client().await);
+	let (seal_path, open_path) =
+		(format!("/v1/streams/{stream}/seal"), format!("/v1/streams/{stream}/open"));
+	wait_for("a first sealed message", Duration::from_secs(60), || async {
+		let sealed = initiator.call("POST", &seal_path, Some(json!({ "plaintext": "" }))).await;
+		(sealed.status == 200).then_some(())
+	})
+	.await;
+	let keys = in_process_keys();
+	let direction = keyorch_primitives::Direction::InitiatorToProvider;
+	for size in [1 << 10, 64 << 10] {
+		let plaintext = vec![7u8; size];
+		let encoded = BASE64.encode(&plaintext);
+		let (mut seal, mut open, mut base_seal, mut base_open) = (vec![], vec![], vec![], vec![]);
+		for _ in 0..count {
+			let body = json!({ "plaintext": encoded });
+			let (sealed, elapsed) = timed(initiator.call("POST", &seal_path, Some(body))).await;
+			seal.push(elapsed);
+			let body = json!({ "message": sealed.ok(200)["message"] });
+			let (opened, elapsed) = timed(provider.call("POST", &open_path, Some(body))).await;
+			assert_eq!(opened.ok(200)["plaintext"], encoded.as_str());
+			open.push(elapsed);
+			let started = Instant::now();
+			let message = keys.seal_message(direction, [9; 12], b"", &plaintext).expect("seal");
+			base_seal.push(started.elapsed());
+			let started = Instant::now();
+			keys.open_message(direction, b"", &message).expect("open");
+			base_open.push(started.elapsed());
+		}
+		report(&format!("seal {size} B via agent vs in process"), &mut seal, &mut base_seal);
+		report(&format!("open {size} B via agent vs in process"), &mut open, &mut base_open);
+		let started = Instant::now();
+		futures::future::join_all((0..8).map(|_| async {
+			for _ in 0..count / 8 {
+				let body = json!({ "plaintext": encoded });
+				initiator.call("POST", &seal_path, Some(body)).await.ok(200);
+			}
+		}))
+		.await;
+		let per_second = (count / 8 * 8) as f64 / started.elapsed().as_secs_f64();
+		println!("seal {size} B via agent, 8 callers at once: {per_second:.0} calls/s");
+	}
+	// Events queued while the calls above ran arrived earlier than they are read: dropped.
+	while events.try_recv().is_ok() {}
+	let mut delays = Vec::new();
+	while delays.len() < 5 {
+		let (event, data) = tokio::time::timeout(Duration::from_secs(120), events.recv())
+			.await
+			.expect("an epoch within 120 s")
+			.expect("the event stream goes on");
+		let arrived = Instant::now();
+		if event != "epoch-ready" {
+			continue;
+		}
+		let block = data["block"].as_u64().expect("block") as u32;
+		let finalized = finalized_at.lock().expect("times").get(&block).copied();
+		if let Some(finalized) = finalized {
+			delays.push(arrived.saturating_duration_since(finalized));
+		}
+	}
+	let (median, p99) = summary(&mut delays);
+	println!(
+		"epoch finality -> epoch-ready event at the client: n={} median {median:?} max {p99:?}",
+		delays.len()
+	);
+}
+
+/// When each block became final, as seen by polling the node every 20 ms.
+fn finality_times(client: NodeClient) -> Arc<Mutex<HashMap<u32, Instant>>> {
+	let times = Arc::new(Mutex::new(HashMap::new()));
+	let seen = times.clone();
+	tokio::spawn(async move {
+		let mut last = client.finalized_number().await.unwrap_or_default();
+		loop {
+			if let Ok(now) = client.finalized_number().await {
+				let at = Instant::now();
+				let mut seen = seen.lock().expect("times");
+				for block in last + 1..=now {
+					seen.insert(block, at);
+				}
+				last = last.max(now);
+			}
+			tokio::time::sleep(Duration::from_millis(20)).await;
+		}
+	});
+	times
+}
+
 async fn flood() {
 	let node = dev_node().await;
 	let stream = DealtStream::new(std::slice::from_ref(&node), &WITNESSES[..1]).await;
@@ -542,7 +668,7 @@ fn usage() -> ! {
 	eprintln!(
 		"usage: keyorch-figures overlay | flood | assembly --dev|--local [N] [--validator-down] \
 		 [--random-arrival] | revocation [N] [--validator-down] | burst [--dev|--local] [N] \
-		 [--witnesses W] | burst --local [N] --assemble | cli"
+		 [--witnesses W] | burst --local [N] --assemble | agent [N] | cli"
 	);
 	std::process::exit(2);
 }
@@ -598,6 +724,9 @@ async fn main() {
 		},
 		Some("flood") => flood().await,
 		Some("cli") => cli(),
+		Some("agent") => {
+			agent_figures(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200)).await
+		},
 		_ => usage(),
 	}
 }
