@@ -53,6 +53,33 @@ impl Answer {
 	}
 }
 
+/// One HTTP/1.1 request over `io` and its answer.
+async fn exchange<Io>(
+	io: Io,
+	method: &str,
+	path: &str,
+	token: Option<&str>,
+	body: Option<(&str, Vec<u8>)>,
+) -> Result<Answer, Box<dyn std::error::Error + Send + Sync>>
+where
+	Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+	let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+	tokio::spawn(connection);
+	let mut request = Request::builder().method(method).uri(path).header(header::HOST, "agent");
+	if let Some(token) = token {
+		request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+	}
+	let (content_type, bytes) = body.unwrap_or(("application/json", Vec::new()));
+	request = request.header(header::CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+	let response = sender.send_request(request.body(Full::new(Bytes::from(bytes)))?).await?;
+	let status = response.status().as_u16();
+	let headers = response.headers().clone();
+	let bytes = response.into_body().collect().await?.to_bytes();
+	let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+	Ok(Answer { status, headers, body, text: String::from_utf8_lossy(&bytes).into_owned() })
+}
+
 /// A running `keyorch agent`, killed when dropped.
 pub struct Agent {
 	child: Child,
@@ -144,24 +171,19 @@ impl Agent {
 		body: Option<(&str, Vec<u8>)>,
 	) -> Result<Answer, Box<dyn std::error::Error + Send + Sync>> {
 		let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-		let (mut sender, connection) =
-			hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-		tokio::spawn(connection);
-		let mut request = Request::builder()
-			.method(method)
-			.uri(path)
-			.header(header::HOST, format!("127.0.0.1:{}", self.port));
-		if let Some(token) = token {
-			request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-		}
-		let (content_type, bytes) = body.unwrap_or(("application/json", Vec::new()));
-		request = request.header(header::CONTENT_TYPE, HeaderValue::from_str(content_type)?);
-		let response = sender.send_request(request.body(Full::new(Bytes::from(bytes)))?).await?;
-		let status = response.status().as_u16();
-		let headers = response.headers().clone();
-		let bytes = response.into_body().collect().await?.to_bytes();
-		let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-		Ok(Answer { status, headers, body, text: String::from_utf8_lossy(&bytes).into_owned() })
+		exchange(stream, method, path, token, body).await
+	}
+
+	/// `method path` through the Unix socket at `socket`, without a token.
+	pub async fn call_socket(&self, socket: &Path, method: &str, path: &str) -> Answer {
+		let call = async {
+			let stream = tokio::net::UnixStream::connect(socket).await?;
+			exchange(stream, method, path, None, None).await
+		};
+		tokio::time::timeout(CALL_TIMEOUT, call)
+			.await
+			.unwrap_or_else(|_| panic!("{method} {path} took longer than {CALL_TIMEOUT:?}"))
+			.unwrap_or_else(|e| panic!("{method} {path} on {}: {e}", socket.display()))
 	}
 
 	/// Subscribes to `GET path` (Server-Sent Events) with the agent's token; each event is sent

@@ -3,7 +3,7 @@
 //! rotation), keys handed out only by an agent allowed to, the stream revoked through one and
 //! refused by both; every bad request a problem+json with its status, nothing secret logged.
 
-use std::{path::Path, time::Duration};
+use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use keyorch_runtime::pallet_keyorch::RotationPolicy;
@@ -228,11 +228,48 @@ async fn two_agents_request_seal_open_rotate_and_revoke_a_stream() {
 	assert!(initiator.stop().await, "the agent exits cleanly on SIGTERM");
 }
 
+/// Opens the socket to everyone, then calls the agent through it as user `nobody` (uid 65534,
+/// with `setpriv` and `curl`): the agent must close the connection unanswered, by its check of
+/// the peer's credentials. Skipped, with a
+/// note, unless this runs as root with both tools.
+async fn another_user_is_refused(agent: &Agent, socket: &Path) {
+	let tools = ["/usr/bin/setpriv", "/usr/bin/curl"].iter().all(|tool| Path::new(tool).exists());
+	// SAFETY: getuid has no preconditions.
+	if !tools || unsafe { libc::getuid() } != 0 {
+		eprintln!("note: not root with setpriv and curl: another user's connection not tried");
+		return;
+	}
+	let open_to_all = |path: &Path, mode| {
+		std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+	};
+	open_to_all(socket.parent().unwrap(), 0o755);
+	open_to_all(socket, 0o666);
+	let output = tokio::process::Command::new("/usr/bin/setpriv")
+		.args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/curl", "-sS"])
+		.args(["--max-time", "10", "--unix-socket"])
+		.arg(socket)
+		.arg("http://agent/v1/health")
+		.kill_on_drop(true)
+		.output()
+		.await
+		.expect("setpriv runs");
+	open_to_all(socket, 0o600);
+	let stderr = String::from_utf8_lossy(&output.stderr);
+	assert!(!output.status.success(), "another user got an answer: {stderr}");
+	assert!(output.stdout.is_empty(), "another user got an answer");
+	wait_for("the agent to refuse uid 65534", Duration::from_secs(5), || async {
+		agent.log().contains("refused a socket connection from uid 65534").then_some(())
+	})
+	.await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_problem_details_with_their_status() {
 	let node = dev_node_with_witness("//Dave").await;
 	let dir = tempfile::tempdir().unwrap();
-	let agent = Agent::start(&node, "//Bob", dir.path(), &[]).await;
+	let socket = dir.path().join("bob.sock");
+	let agent =
+		Agent::start(&node, "//Bob", dir.path(), &["--socket", socket.to_str().unwrap()]).await;
 	let unknown = unknown_stream();
 	let status_path = format!("/v1/streams/{unknown}");
 
@@ -296,6 +333,13 @@ async fn bad_requests_get_problem_details_with_their_status() {
 		.call("GET", &format!("/v1/streams/{unknown}/events?from=soon"), None)
 		.await
 		.problem(400, "bad-input");
+
+	// On the Unix socket (mode 0600), its owner needs no token; another user is refused, even
+	// where the file's mode would let them in.
+	let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+	assert_eq!(mode, 0o600, "the socket is its owner's only");
+	agent.call_socket(&socket, "GET", &status_path).await.problem(404, "unknown-stream");
+	another_user_is_refused(&agent, &socket).await;
 
 	// Metrics count requests by route, never by stream id.
 	let metrics = agent.call("GET", "/metrics", None).await;

@@ -2,17 +2,20 @@
 //!
 //! The agent holds the identity's keys and the stream keys it assembles; applications ask it to
 //! request, follow, rotate and end streams and to seal and open messages, and never see a key
-//! unless the agent was started with `--allow-key-export`. It listens on loopback only, and
+//! unless the agent was started with `--allow-key-export`. It listens on loopback TCP, where
 //! every request but `GET /v1/health` carries the bearer token it writes, readable by its
-//! owner only, to `--token-file` at every start.
+//! owner only, to `--token-file` at every start; and/or on a Unix socket of mode 0600 that
+//! serves only its owner's connections, without a token.
 
 mod events;
 mod keyring;
 mod metrics;
 mod problem;
 mod routes;
+mod socket;
 
 use std::{
+	future::IntoFuture,
 	io::Write,
 	net::SocketAddr,
 	os::unix::fs::OpenOptionsExt,
@@ -30,9 +33,14 @@ use crate::{failure::Failure, input::hex};
 /// `keyorch agent`'s options.
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-	/// Where to serve HTTP: a loopback address and port.
-	#[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8710")]
-	listen: SocketAddr,
+	/// Where to serve HTTP with a bearer token: a loopback address and port (127.0.0.1:8710
+	/// unless only --socket is given).
+	#[arg(long, value_name = "ADDRESS")]
+	listen: Option<SocketAddr>,
+	/// A Unix socket to serve HTTP on as well (or instead, without --listen): mode 0600, its
+	/// owner's connections only, no token.
+	#[arg(long, value_name = "PATH")]
+	socket: Option<PathBuf>,
 	/// Where to write the bearer token (readable by its owner only); a new one at every start.
 	#[arg(long, value_name = "FILE", default_value = "./keyorch-agent.token")]
 	token_file: PathBuf,
@@ -71,18 +79,31 @@ fn write_token(path: &Path, token: &str) -> Result<(), Failure> {
 	std::fs::rename(&fresh, path).map_err(cannot)
 }
 
+/// The default TCP address.
+const DEFAULT_LISTEN: SocketAddr =
+	SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8710));
+
 /// Serves the agent until Ctrl-C or SIGTERM.
 pub async fn run(identity: Identity, client: NodeClient, args: AgentArgs) -> Result<(), Failure> {
-	if !args.listen.ip().is_loopback() {
-		return Err(Failure::input(format!(
-			"the agent listens on loopback only, not on {}",
-			args.listen
-		))
-		.hint("use --listen 127.0.0.1:PORT; put a TLS proxy in front to serve other hosts"));
-	}
-	let listener = tokio::net::TcpListener::bind(args.listen)
-		.await
-		.map_err(|e| Failure::input(format!("cannot listen on {}: {e}", args.listen)))?;
+	let listen = match (args.listen, &args.socket) {
+		(None, None) => Some(DEFAULT_LISTEN),
+		(listen, _) => listen,
+	};
+	let tcp = match listen {
+		Some(address) if !address.ip().is_loopback() => {
+			return Err(Failure::input(format!(
+				"the agent listens on loopback only, not on {address}"
+			))
+			.hint("use --listen 127.0.0.1:PORT; put a TLS proxy in front to serve other hosts"))
+		},
+		Some(address) => Some(
+			tokio::net::TcpListener::bind(address)
+				.await
+				.map_err(|e| Failure::input(format!("cannot listen on {address}: {e}")))?,
+		),
+		None => None,
+	};
+	let socket = args.socket.as_deref().map(socket::OwnerOnly::bind).transpose()?;
 	let token = new_token();
 	write_token(&args.token_file, &token)?;
 	let account = identity.signer().account_id();
@@ -94,16 +115,43 @@ pub async fn run(identity: Identity, client: NodeClient, args: AgentArgs) -> Res
 		metrics: Default::default(),
 		subscriptions: Default::default(),
 	});
-	eprintln!(
-		"keyorch agent for {account} on http://{}; bearer token in {}{}",
-		args.listen,
-		args.token_file.display(),
-		if args.allow_key_export { "; key export allowed" } else { "" }
-	);
-	axum::serve(listener, routes::router(agent))
-		.with_graceful_shutdown(shutdown())
-		.await
-		.map_err(|e| Failure::input(format!("the agent stopped: {e}")))
+	let mut on = Vec::new();
+	on.extend(listen.map(|address| {
+		format!("http://{address} (bearer token in {})", args.token_file.display())
+	}));
+	on.extend(args.socket.as_ref().map(|path| format!("unix:{}", path.display())));
+	let export = if args.allow_key_export { "; key export allowed" } else { "" };
+	eprintln!("keyorch agent for {account} on {}{export}", on.join(" and "));
+
+	let (stop, stopped) = tokio::sync::watch::channel(());
+	let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+		let _ = stopped.changed().await;
+	};
+	let mut servers = tokio::task::JoinSet::new();
+	if let Some(listener) = tcp {
+		let router = routes::router(agent.clone(), routes::Access::BearerToken);
+		let server =
+			axum::serve(listener, router).with_graceful_shutdown(until_stopped(stopped.clone()));
+		servers.spawn(server.into_future());
+	}
+	if let Some(listener) = socket {
+		let router = routes::router(agent.clone(), routes::Access::SocketOwner);
+		let server = axum::serve(listener, router).with_graceful_shutdown(until_stopped(stopped));
+		servers.spawn(server.into_future());
+	}
+	tokio::select! {
+		() = shutdown() => {},
+		Some(_) = servers.join_next() => {},
+	}
+	let _ = stop.send(());
+	while let Some(ended) = servers.join_next().await {
+		match ended {
+			Ok(Ok(())) => {},
+			Ok(Err(error)) => return Err(Failure::input(format!("the agent stopped: {error}"))),
+			Err(error) => return Err(Failure::input(format!("the agent stopped: {error}"))),
+		}
+	}
+	Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

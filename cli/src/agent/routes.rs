@@ -51,9 +51,18 @@ pub struct Agent {
 type Shared = State<Arc<Agent>>;
 type Answer = Result<Response, Problem>;
 
-/// The agent's routes.
-pub fn router(agent: Arc<Agent>) -> Router {
-	let authenticated = Router::new()
+/// Who may call a listener's routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+	/// Whoever presents the bearer token (loopback TCP).
+	BearerToken,
+	/// Whoever the socket let in: its owner (see `socket::OwnerOnly`).
+	SocketOwner,
+}
+
+/// The agent's routes, for a listener whose callers are let in by `access`.
+pub fn router(agent: Arc<Agent>, access: Access) -> Router {
+	let mut authenticated = Router::new()
 		.route("/v1/streams", post(request_stream))
 		.route("/v1/streams/{id}", get(stream_status))
 		.route("/v1/streams/{id}/rotate", post(rotate))
@@ -64,8 +73,11 @@ pub fn router(agent: Arc<Agent>) -> Router {
 		.route("/v1/streams/{id}/keys/{epoch}", get(export_keys))
 		.route("/v1/streams/{id}/events", get(stream_events))
 		.route("/v1/usage", post(report_usage))
-		.route("/metrics", get(metrics))
-		.route_layer(middleware::from_fn_with_state(agent.clone(), authenticate));
+		.route("/metrics", get(metrics));
+	if access == Access::BearerToken {
+		authenticated =
+			authenticated.route_layer(middleware::from_fn_with_state(agent.clone(), authenticate));
+	}
 	Router::new()
 		.route("/v1/health", get(health))
 		.merge(authenticated)
