@@ -209,6 +209,12 @@ async fn two_agents_request_seal_open_rotate_and_revoke_a_stream() {
 	if let Some(follower) = follower {
 		javascript_followed_to_the_end(follower).await;
 	}
+	// Its end is final by now (the follower saw it): no new event stream is opened on it.
+	let events = format!("/v1/streams/{stream}/events");
+	wait_for("events of the ended stream to be refused", CHAIN_TIMEOUT, || async {
+		(initiator.call("GET", &events, None).await.status == 410).then_some(())
+	})
+	.await;
 
 	// Nothing secret in either agent's log: no token, no key, no plaintext.
 	let secrets = [

@@ -81,18 +81,26 @@ fn sse_event(event: &StreamEvent) -> Event {
 	Event::default().event(name).id(block.to_string()).data(data.to_string())
 }
 
-/// The events of `stream` from finalized block `from` on (the next finalized block if `None`).
+/// The events of an open `stream` from finalized block `from` on (the next finalized block if
+/// `None`; never before the stream's request, so that no subscriber makes the agent read the
+/// chain from its start).
 pub async fn subscribe(
 	agent: Arc<Agent>,
 	stream: StreamId,
 	from: Option<u32>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
 	let client = agent.keyring.client();
-	if client.stream_status(stream, None).await?.is_none() {
-		return Err(keyorch_client::Error::UnknownStream { stream }.into());
-	}
+	let Some(view) = client.stream_view(stream, None).await? else {
+		return Err(match client.tombstone(stream, None).await? {
+			Some(ended) => keyorch_client::Error::StreamEnded {
+				status: keyorch_client::stream_status_name(ended.status).into(),
+			},
+			None => keyorch_client::Error::UnknownStream { stream },
+		}
+		.into());
+	};
 	let from = match from {
-		Some(block) => block,
+		Some(block) => block.max(view.requested_at),
 		None => client.finalized_number().await? + 1,
 	};
 	let slot = Slot::take(&agent).ok_or_else(|| {

@@ -43,6 +43,35 @@ pub struct LiveStream {
 	read_at: Instant,
 }
 
+/// The longest a first use of an epoch waits for its keys to be assembled and their dealing to
+/// be final (a stalled chain never makes it final).
+pub const ASSEMBLY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A caller's place in the queue for one epoch's assembly; the last one out removes the
+/// queue, whether its assembly succeeded, failed or was abandoned.
+struct Turn<'a> {
+	ring: &'a KeyRing,
+	epoch: (StreamId, u32),
+	lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> Turn<'a> {
+	fn take(ring: &'a KeyRing, epoch: (StreamId, u32)) -> Self {
+		let lock = lock(&ring.assembling).entry(epoch).or_default().clone();
+		Self { ring, epoch, lock }
+	}
+}
+
+impl Drop for Turn<'_> {
+	fn drop(&mut self) {
+		let mut assembling = lock(&self.ring.assembling);
+		// Two references: the map's and this one, so no one else waits for it.
+		if Arc::strong_count(&self.lock) <= 2 {
+			assembling.remove(&self.epoch);
+		}
+	}
+}
+
 /// One epoch's keys and how many messages they sealed.
 struct EpochKeys {
 	assembled: AssembledKey,
@@ -119,10 +148,13 @@ impl KeyRing {
 		lock(&self.kept).keys.len()
 	}
 
-	/// Forgets what the agent read of `stream`, so that the next use reads the chain again
-	/// (after this agent revoked or closed it, say).
+	/// Forgets what the agent read of `stream` and drops its keys, so that the next use reads
+	/// the chain again (after this agent revoked or closed it).
 	pub fn forget(&self, stream: StreamId) {
 		lock(&self.streams).remove(&stream);
+		let mut kept = lock(&self.kept);
+		kept.order.retain(|(of, _)| *of != stream);
+		kept.keys.retain(|(of, _), _| *of != stream);
 	}
 
 	/// `stream` if the best block has it live with a dealt epoch and this identity as its
@@ -164,20 +196,40 @@ impl KeyRing {
 	}
 
 	/// The keys of `epoch` of `stream`: kept, or assembled from this identity's share and the
-	/// witnesses' and kept once their dealing is final.
-	async fn keys(&self, stream: StreamId, epoch: u32) -> Result<Arc<EpochKeys>, Failure> {
+	/// witnesses' and kept once their dealing is final. An epoch newer than the `live` one
+	/// is refused at once rather than waited for.
+	async fn keys(
+		&self,
+		stream: StreamId,
+		live: &LiveStream,
+		epoch: u32,
+	) -> Result<Arc<EpochKeys>, Failure> {
+		if epoch > live.current_epoch {
+			return Err(Failure::new(
+				Kind::Refused,
+				format!("epoch {epoch} is newer than the best block's {}", live.current_epoch),
+			)
+			.because(Reason::NotYet));
+		}
 		let kept = || lock(&self.kept).keys.get(&(stream, epoch)).cloned();
 		if let Some(keys) = kept() {
 			return Ok(keys);
 		}
-		let turn = lock(&self.assembling).entry((stream, epoch)).or_default().clone();
-		let _one_at_a_time = turn.lock().await;
+		let turn = Turn::take(self, (stream, epoch));
+		let _one_at_a_time = turn.lock.lock().await;
 		if let Some(keys) = kept() {
 			return Ok(keys);
 		}
-		let assembled = self.assemble(stream, epoch).await;
-		lock(&self.assembling).remove(&(stream, epoch));
-		let keys = Arc::new(EpochKeys { assembled: assembled?, sealed: AtomicU64::new(0) });
+		let assembled = tokio::time::timeout(ASSEMBLY_TIMEOUT, self.assemble(stream, epoch))
+			.await
+			.map_err(|_| {
+				Failure::new(
+					Kind::Unreachable,
+					format!("epoch {epoch}'s keys were not assembled and final within {ASSEMBLY_TIMEOUT:?}"),
+				)
+				.because(Reason::NotYet)
+			})??;
+		let keys = Arc::new(EpochKeys { assembled, sealed: AtomicU64::new(0) });
 		let mut kept = lock(&self.kept);
 		while kept.order.len() >= MAX_KEPT_EPOCHS {
 			if let Some(oldest) = kept.order.pop_front() {
@@ -214,7 +266,7 @@ impl KeyRing {
 			)));
 		}
 		let live = self.live(stream).await?;
-		let keys = self.keys(stream, live.current_epoch).await?;
+		let keys = self.keys(stream, &live, live.current_epoch).await?;
 		if keys.sealed.fetch_add(1, Ordering::Relaxed) >= MAX_MESSAGES_PER_KEY {
 			return Err(Failure::new(
 				Kind::Refused,
@@ -249,17 +301,7 @@ impl KeyRing {
 				"the message was sealed in this identity's own direction: the other party opens it",
 			));
 		}
-		if header.epoch > live.current_epoch {
-			return Err(Failure::new(
-				Kind::Refused,
-				format!(
-					"the message is sealed under epoch {}, newer than the best block's {}",
-					header.epoch, live.current_epoch
-				),
-			)
-			.because(Reason::NotYet));
-		}
-		let keys = self.keys(stream, header.epoch).await?;
+		let keys = self.keys(stream, &live, header.epoch).await?;
 		let plaintext =
 			keys.assembled.keys.open_message(header.direction, aad, message).map_err(|_| {
 				Failure::input(
@@ -274,7 +316,7 @@ impl KeyRing {
 	pub async fn export(&self, stream: StreamId, epoch: Option<u32>) -> Result<Exported, Failure> {
 		let live = self.live(stream).await?;
 		let epoch = epoch.unwrap_or(live.current_epoch);
-		let keys = self.keys(stream, epoch).await?;
+		let keys = self.keys(stream, &live, epoch).await?;
 		Ok(Exported {
 			epoch,
 			fingerprint: keys.assembled.keys.fingerprint().to_string(),

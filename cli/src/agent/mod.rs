@@ -103,7 +103,10 @@ pub async fn run(identity: Identity, client: NodeClient, args: AgentArgs) -> Res
 		),
 		None => None,
 	};
-	let socket = args.socket.as_deref().map(socket::OwnerOnly::bind).transpose()?;
+	let socket = match args.socket.as_deref() {
+		Some(path) => Some(socket::OwnerOnly::bind(path).await?),
+		None => None,
+	};
 	let token = new_token();
 	write_token(&args.token_file, &token)?;
 	let account = identity.signer().account_id();
@@ -139,19 +142,36 @@ pub async fn run(identity: Identity, client: NodeClient, args: AgentArgs) -> Res
 		let server = axum::serve(listener, router).with_graceful_shutdown(until_stopped(stopped));
 		servers.spawn(server.into_future());
 	}
-	tokio::select! {
-		() = shutdown() => {},
-		Some(_) = servers.join_next() => {},
-	}
+	let first = tokio::select! {
+		() = shutdown() => Ok(()),
+		Some(ended) = servers.join_next() => ended_server(ended),
+	};
 	let _ = stop.send(());
-	while let Some(ended) = servers.join_next().await {
-		match ended {
-			Ok(Ok(())) => {},
-			Ok(Err(error)) => return Err(Failure::input(format!("the agent stopped: {error}"))),
-			Err(error) => return Err(Failure::input(format!("the agent stopped: {error}"))),
+	// Open event streams never end by themselves: they get a grace period, then are cut.
+	let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+		let mut outcome = Ok(());
+		while let Some(ended) = servers.join_next().await {
+			outcome = outcome.and(ended_server(ended));
 		}
+		outcome
+	});
+	let rest = drained.await.unwrap_or_else(|_| {
+		servers.abort_all();
+		Ok(())
+	});
+	first.and(rest)
+}
+
+/// How long connections still open at shutdown are given to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A listener's server that ended: an error unless it ended cleanly.
+fn ended_server(ended: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), Failure> {
+	match ended {
+		Ok(Ok(())) => Ok(()),
+		Ok(Err(error)) => Err(Failure::input(format!("the agent stopped: {error}"))),
+		Err(error) => Err(Failure::input(format!("the agent stopped: {error}"))),
 	}
-	Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

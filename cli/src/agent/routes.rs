@@ -184,7 +184,7 @@ async fn health(State(agent): Shared) -> Answer {
 	Ok(Json(json!({
 		"status": "ok",
 		"account": agent.keyring.identity().signer().account_id().to_string(),
-		"node": { "url": client.url(), "peers": health.peers, "is_syncing": health.is_syncing },
+		"node": { "peers": health.peers, "is_syncing": health.is_syncing },
 		"key_export": agent.allow_key_export,
 	}))
 	.into_response())

@@ -1,10 +1,10 @@
-//! The agent's Unix-socket listener: mode 0600, and only connections from the socket's owner
+//! The agent's Unix-socket listener: mode 0600, and only connections from the agent's own user
 //! are served (checked by peer credentials, so that even root's connections are refused unless
 //! the agent runs as root), with no bearer token needed.
 
 use std::{
 	io,
-	os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt},
+	os::unix::fs::{FileTypeExt, PermissionsExt},
 	path::{Path, PathBuf},
 };
 
@@ -21,9 +21,9 @@ pub struct OwnerOnly {
 }
 
 impl OwnerOnly {
-	/// Binds `path` with mode 0600; a stale socket left there by an agent that died is
-	/// replaced, any other file is not.
-	pub fn bind(path: &Path) -> Result<Self, Failure> {
+	/// Binds `path` with mode 0600, serving the agent's own user; a stale socket left there by
+	/// an agent that died is replaced, a live one or any other file is not.
+	pub async fn bind(path: &Path) -> Result<Self, Failure> {
 		let cannot = |error: io::Error| {
 			Failure::input(format!("cannot listen on the socket {}: {error}", path.display()))
 		};
@@ -34,11 +34,17 @@ impl OwnerOnly {
 					path.display()
 				)));
 			}
+			if UnixStream::connect(path).await.is_ok() {
+				return Err(Failure::input(format!(
+					"something listens on {} already; the agent does not replace it",
+					path.display()
+				)));
+			}
 			std::fs::remove_file(path).map_err(cannot)?;
 		}
 		let listener = UnixListener::bind(path).map_err(cannot)?;
 		std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(cannot)?;
-		let owner = std::fs::metadata(path).map_err(cannot)?.uid();
+		let owner = rustix::process::geteuid().as_raw();
 		Ok(Self { listener, owner, path: path.to_owned() })
 	}
 }
