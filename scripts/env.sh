@@ -19,3 +19,7 @@ WASM_BUILD_WORKSPACE_HINT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export WASM_BUILD_WORKSPACE_HINT
 export KEYORCH_NODE_BIN="${KEYORCH_NODE_BIN:-$CARGO_TARGET_DIR/debug/keyorch-node}"
 export KEYORCH_CLI_BIN="${KEYORCH_CLI_BIN:-$CARGO_TARGET_DIR/debug/keyorch}"
+# The Python the tests run (scripts/setup.sh makes it, with openapi-spec-validator).
+if [ -x "$HOME/.cache/keyorch/python/bin/python3" ]; then
+	export KEYORCH_PYTHON="${KEYORCH_PYTHON:-$HOME/.cache/keyorch/python/bin/python3}"
+fi

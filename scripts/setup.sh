@@ -94,5 +94,19 @@ RS
   fi
 fi
 
+# The agent's test validates its OpenAPI document with PyPI's openapi-spec-validator, in a venv
+# of its own (Debian's python3 refuses pip installs). Best effort: without it (no network, no
+# venv module) the test says it skipped the validation.
+python_env="$HOME/.cache/keyorch/python"
+if ! [ -x "$python_env/bin/python3" ] && command -v python3 >/dev/null 2>&1; then
+  if python3 -m venv "$python_env" >/dev/null 2>&1 &&
+    "$python_env/bin/pip" install -q openapi-spec-validator >/dev/null 2>&1; then
+    log "made $python_env with openapi-spec-validator"
+  else
+    rm -rf "$python_env"
+    log "no Python venv with openapi-spec-validator: the agent's OpenAPI check will be skipped"
+  fi
+fi
+
 log "toolchain ready ($toolchain)"
 echo "$toolchain"

@@ -1,31 +1,33 @@
 //! `keyorch`: keyorch's command line, for people and scripts.
 //!
-//! Key files, registration, stream requests, status, key assembly, revocation. Results go to
-//! stdout (a stream id, a key fingerprint, a table or JSON); progress, notes and errors go to
-//! stderr, errors as one `error:` line and maybe a `hint:` line, with the exit codes of
-//! [`failure::EXIT_CODES`].
+//! Key files, registration, stream requests, status, key assembly, rotation, revocation, file
+//! transfers and the local agent. Each command is a module of [`commands`]: its arguments, its
+//! operation and a serializable result, printed on stdout as a table or, with `--output json`,
+//! as one JSON object. Progress, notes and errors go to stderr, errors as one `error:` line and
+//! maybe a `hint:` line, with the exit codes of [`failure::EXIT_CODES`].
 
 mod agent;
+mod commands;
+mod context;
 mod failure;
 mod input;
 mod listener;
+mod output;
 mod progress;
-mod request;
-mod status;
 mod transfer;
 
-use std::{
-	path::{Path, PathBuf},
-	process::ExitCode,
-};
+use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Args, Parser, Subcommand};
-use keyorch_client::{Identity, NodeClient, WitnessEndpoint};
+use clap::{Parser, Subcommand};
 
 use crate::{
+	commands::{
+		close, key, keys, receive, register, request, revoke, rotate, send, status, streams, usage,
+		witness,
+	},
+	context::Context,
 	failure::{Failure, EXIT_CODES},
-	input::hex,
-	progress::waiting,
+	output::{emit, Format},
 };
 
 /// keyorch: fresh keys for data streams, dealt by a chain's orchestrators and released by its
@@ -34,15 +36,26 @@ use crate::{
 #[command(name = "keyorch", version, after_help = EXIT_CODES)]
 struct Cli {
 	/// The keyorch node's WebSocket RPC URL.
-	#[arg(long, global = true, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+	#[arg(
+		long,
+		global = true,
+		env = "KEYORCH_URL",
+		value_name = "URL",
+		default_value = "ws://127.0.0.1:9944"
+	)]
 	url: String,
-	/// The identity's key file (made by `keyorch keys new`).
-	#[arg(long, global = true, value_name = "FILE", default_value = "./keyorch-key.json")]
-	key_file: PathBuf,
+	/// The identity's key file (made by `keyorch keys new`) [env: KEYORCH_KEY_FILE]
+	/// [default: ./keyorch-key.json].
+	// Not clap's `env`: a key file from the environment must not conflict with --dev-seed.
+	#[arg(long, global = true, value_name = "FILE")]
+	key_file: Option<PathBuf>,
 	/// Use a dev account such as //Alice as identity instead of a key file (development
 	/// chains only: its encryption key is derived from the URI, so anyone can know it).
 	#[arg(long, global = true, value_name = "URI", conflicts_with = "key_file")]
 	dev_seed: Option<String>,
+	/// How results are printed on stdout.
+	#[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+	output: Format,
 	#[command(subcommand)]
 	command: Command,
 }
@@ -51,349 +64,81 @@ struct Cli {
 enum Command {
 	/// Make or show the identity's key file.
 	#[command(subcommand)]
-	Keys(KeysCommand),
+	Keys(keys::KeysCommand),
 	/// Register the identity as a participant, with its X25519 encryption key.
 	Register,
 	/// Witness registration.
 	#[command(subcommand)]
-	Witness(WitnessCommand),
+	Witness(witness::WitnessCommand),
 	/// Request a stream to a provider (metadata only); prints the stream id.
 	Request(request::RequestArgs),
+	/// List the open streams the identity is initiator or provider of.
+	Streams(streams::StreamsArgs),
 	/// Show a stream as the latest finalized block has it.
-	Status {
-		/// The stream id (0x and 64 hex digits).
-		stream: String,
-		/// Print JSON for scripts instead of a table.
-		#[arg(long)]
-		json: bool,
-	},
+	Status(status::StatusArgs),
 	/// Assemble a stream epoch's key from the identity's share and witnesses' shares; prints
 	/// only the key's fingerprint, never the key.
-	Key {
-		/// The stream id (0x and 64 hex digits).
-		stream: String,
-		/// The epoch (the current one by default).
-		#[arg(long, value_name = "N")]
-		epoch: Option<u32>,
-		/// A witness node's WebSocket RPC URL; repeat it or separate URLs with commas.
-		#[arg(
-			long = "witness-url",
-			value_name = "URL",
-			required = true,
-			num_args = 1..,
-			value_delimiter = ','
-		)]
-		witness_urls: Vec<String>,
-	},
+	Key(key::KeyArgs),
+	/// Ask for a new key epoch now (initiator or provider).
+	Rotate(rotate::RotateArgs),
+	/// Report bytes carried on a stream, toward its byte-budget rotation.
+	Usage(usage::UsageArgs),
 	/// Revoke a stream (initiator or provider): witnesses stop releasing its key.
-	Revoke {
-		/// The stream id (0x and 64 hex digits).
-		stream: String,
-		/// A short reason, recorded on chain.
-		#[arg(long, default_value = "")]
-		reason: String,
-	},
+	Revoke(revoke::RevokeArgs),
 	/// Close a stream (initiator or provider).
-	Close {
-		/// The stream id (0x and 64 hex digits).
-		stream: String,
-	},
+	Close(close::CloseArgs),
 	/// As the stream's provider, send a file to its initiator over a secure stream, listening
 	/// on TCP, Unix-socket or WebSocket endpoints; keys follow the chain's epochs.
-	Send(SendArgs),
+	Send(send::SendArgs),
 	/// As the stream's initiator, receive the provider's file over a secure stream, resuming
 	/// over the next endpoint when a transport breaks; prints the file's SHA-256.
-	Receive(ReceiveArgs),
+	Receive(receive::ReceiveArgs),
 	/// Serve a local HTTP API over this identity for applications in any language: stream
 	/// requests, status, rotation, revocation, and messages sealed and opened with stream keys.
 	Agent(agent::AgentArgs),
 }
 
-/// Where a transfer's keys come from.
-#[derive(Args, Debug)]
-struct TransferArgs {
-	/// The stream id (0x and 64 hex digits).
-	stream: String,
-	/// A witness node's WebSocket RPC URL; repeat it or separate URLs with commas.
-	#[arg(long = "witness-url", value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
-	witness_urls: Vec<String>,
-	/// Stop the transfer, with an error, when the chain cannot confirm for this many seconds
-	/// that the stream is still live (the node unreachable or its chain stalled); it pauses
-	/// after half of it.
-	#[arg(long, value_name = "SECONDS", default_value_t = keyorch_client::DEFAULT_LIVENESS_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(2..))]
-	liveness_timeout: u64,
-}
-
-#[derive(Args, Debug)]
-struct SendArgs {
-	#[command(flatten)]
-	transfer: TransferArgs,
-	/// The file to send.
-	#[arg(long, value_name = "FILE")]
-	file: PathBuf,
-	/// Where to listen: tcp:HOST:PORT, unix:PATH or ws:HOST:PORT (repeatable).
-	#[arg(long = "listen", value_name = "ENDPOINT", required = true)]
-	listen: Vec<transfer::Endpoint>,
-	/// Send at most this many bytes per second.
-	#[arg(long, value_name = "BYTES")]
-	rate: Option<u64>,
-	/// Report the bytes sent on chain every this many bytes (for byte-budget rotation).
-	#[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
-	report_every: u64,
-}
-
-#[derive(Args, Debug)]
-struct ReceiveArgs {
-	#[command(flatten)]
-	transfer: TransferArgs,
-	/// Where to write the file; if it has bytes already, only the rest is asked for.
-	#[arg(long, value_name = "FILE")]
-	out: PathBuf,
-	/// The provider's endpoints, tried in turn: tcp:HOST:PORT, unix:PATH or ws:HOST:PORT.
-	#[arg(long = "connect", value_name = "ENDPOINT", required = true)]
-	connect: Vec<transfer::Endpoint>,
-	/// Cut the transport once after this many bytes, to show resumption (demos and tests).
-	#[arg(long, value_name = "BYTES")]
-	cut_after: Option<u64>,
-}
-
-#[derive(Subcommand, Debug)]
-enum KeysCommand {
-	/// Make a new identity (sr25519 account and X25519 encryption key) in the key file,
-	/// readable by its owner only.
-	New {
-		/// Replace an existing key file; the keys in it are lost.
-		#[arg(long)]
-		force: bool,
-	},
-	/// Show the identity's account and encryption public key (never a secret).
-	Show,
-}
-
-#[derive(Subcommand, Debug)]
-enum WitnessCommand {
-	/// Register the identity as a witness (it must be a participant; a deposit is held).
-	Register,
-}
-
-/// Where the identity and the node are.
-struct Context {
-	url: String,
-	key_file: PathBuf,
-	dev_seed: Option<String>,
-}
-
-impl Context {
-	/// The identity: the dev seed's, or the key file's.
-	fn identity(&self) -> Result<Identity, Failure> {
-		if let Some(uri) = &self.dev_seed {
-			return Identity::dev(uri).map_err(Failure::from);
-		}
-		if !self.key_file.exists() {
-			return Err(Failure::input(format!("no key file at {}", self.key_file.display()))
-				.hint("make one with `keyorch keys new`, or use --dev-seed //Alice on a development chain"));
-		}
-		Ok(Identity::load(&self.key_file)?)
-	}
-
-	/// A client of the node that says on stderr what it waits for.
-	async fn connect(&self) -> Result<NodeClient, Failure> {
-		let client = NodeClient::connect(&self.url).await?;
-		Ok(client.on_wait(|waiting| eprintln!("waiting: {waiting}")))
+impl Cli {
+	/// Where the identity and the node are, by the options, else the environment, else the
+	/// defaults.
+	fn context(&self) -> Context {
+		let key_file = self
+			.key_file
+			.clone()
+			.or_else(|| std::env::var_os(KEY_FILE_VARIABLE).map(PathBuf::from))
+			.unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_FILE));
+		Context { url: self.url.clone(), key_file, dev_seed: self.dev_seed.clone() }
 	}
 }
 
-/// Prints an identity's public parts.
-fn show_identity(identity: &Identity) {
-	let account = identity.signer().account_id();
-	println!("account         {account}");
-	println!("account hex     {}", hex(account.as_ref()));
-	println!("encryption key  {} (X25519 public key)", hex(&identity.encryption_public_key().0));
-}
-
-/// Writes a new identity to `path`, replacing an existing file only if `force`.
-fn new_key_file(path: &Path, force: bool) -> Result<Identity, Failure> {
-	let identity = Identity::generate();
-	if !path.exists() {
-		identity.save(path)?;
-		return Ok(identity);
-	}
-	if !force {
-		return Err(Failure::input(format!("key file {} exists already", path.display()))
-			.hint("`keyorch keys new --force` replaces it, and the keys in it are lost"));
-	}
-	let name = path
-		.file_name()
-		.ok_or_else(|| Failure::input(format!("{} is not a file name", path.display())))?;
-	// Written beside the old file, then renamed over it: the old keys stay until the new
-	// ones are safely on disk.
-	let fresh = path.with_file_name(format!(".{}.new", name.to_string_lossy()));
-	let _ = std::fs::remove_file(&fresh);
-	identity.save(&fresh)?;
-	std::fs::rename(&fresh, path).map_err(|e| {
-		let _ = std::fs::remove_file(&fresh);
-		Failure::input(format!("cannot replace {}: {e}", path.display()))
-	})?;
-	Ok(identity)
-}
+/// Where the key file is when neither `--key-file` nor the environment says.
+const DEFAULT_KEY_FILE: &str = "./keyorch-key.json";
+/// The environment variable that names the key file.
+const KEY_FILE_VARIABLE: &str = "KEYORCH_KEY_FILE";
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-	let context = Context { url: cli.url, key_file: cli.key_file, dev_seed: cli.dev_seed };
+	let context = cli.context();
+	let format = cli.output;
 	match cli.command {
-		Command::Keys(KeysCommand::New { force }) => {
-			if context.dev_seed.is_some() {
-				return Err(Failure::input("a --dev-seed identity has no key file")
-					.hint("leave out --dev-seed to make a new identity in --key-file"));
-			}
-			let identity = new_key_file(&context.key_file, force)?;
-			eprintln!("wrote {} (readable by its owner only)", context.key_file.display());
-			show_identity(&identity);
-		},
-		Command::Keys(KeysCommand::Show) => show_identity(&context.identity()?),
-		Command::Register => {
-			let identity = context.identity()?;
-			let client = context.connect().await?;
-			let included = waiting(
-				"waiting for the registration to be in a block",
-				client.register_participant(&identity),
-			)
-			.await?;
-			println!(
-				"registered {} with encryption key {} in block #{}",
-				identity.signer().account_id(),
-				hex(&identity.encryption_public_key().0),
-				included.number
-			);
-		},
-		Command::Witness(WitnessCommand::Register) => {
-			let identity = context.identity()?;
-			let client = context.connect().await?;
-			let included = waiting(
-				"waiting for the witness registration to be in a block",
-				client.register_witness(identity.signer()),
-			)
-			.await?;
-			println!(
-				"registered {} as a witness in block #{}",
-				identity.signer().account_id(),
-				included.number
-			);
-		},
-		Command::Request(args) => {
-			let identity = context.identity()?;
-			let request = args.stream_request()?;
-			let client = context.connect().await?;
-			let (stream, block) = waiting(
-				"waiting for the stream request to be in a block",
-				client.request_stream(identity.signer(), &request),
-			)
-			.await?;
-			let id = hex(stream.as_bytes());
-			println!("{id}");
-			eprintln!(
-				"requested in block #{block}; `keyorch status {id}` shows when its key is dealt"
-			);
-		},
-		Command::Status { stream, json } => {
-			let stream = input::stream_id(&stream)?;
-			let client = context.connect().await?;
-			let fields = status::fetch(&client, stream).await?;
-			if json {
-				println!("{}", status::to_json(fields));
-			} else {
-				print!("{}", status::to_table(&fields));
-			}
-		},
-		Command::Key { stream, epoch, witness_urls } => {
-			let identity = context.identity()?;
-			let stream = input::stream_id(&stream)?;
-			let client = context.connect().await?;
-			let endpoints: Vec<WitnessEndpoint> =
-				witness_urls.into_iter().map(WitnessEndpoint::new).collect();
-			let assembled = waiting(
-				format!("assembling the key: asking up to {} witness node(s)", endpoints.len()),
-				client.assemble_key_patiently(&identity, stream, epoch, &endpoints),
-			)
-			.await?;
-			// What is printed must stay true: a key whose dealing a reorg undoes is dropped.
-			waiting(
-				format!(
-					"waiting for the dealing (block #{}) to be final",
-					assembled.dealing.dealt_at
-				),
-				client.confirm_dealing(&assembled.dealing),
-			)
-			.await?;
-			println!("{}", assembled.keys.fingerprint());
-			eprintln!(
-				"epoch {} of stream {}: key assembled from this identity's share and {} \
-				 witness share(s) at best block #{}; its dealing is final",
-				assembled.epoch,
-				hex(stream.as_bytes()),
-				assembled.witnesses.len(),
-				assembled.block
-			);
-			for report in &assembled.skipped {
-				eprintln!("note: skipped {report}");
-			}
-		},
-		Command::Revoke { stream, reason } => {
-			let identity = context.identity()?;
-			let stream = input::stream_id(&stream)?;
-			let client = context.connect().await?;
-			let included = waiting(
-				"waiting for the revocation to be in a block",
-				client.revoke(identity.signer(), stream, &reason),
-			)
-			.await?;
-			println!("revoked stream {} in block #{}", hex(stream.as_bytes()), included.number);
-		},
-		Command::Close { stream } => {
-			let identity = context.identity()?;
-			let stream = input::stream_id(&stream)?;
-			let client = context.connect().await?;
-			let included = waiting(
-				"waiting for the closing to be in a block",
-				client.close(identity.signer(), stream),
-			)
-			.await?;
-			println!("closed stream {} in block #{}", hex(stream.as_bytes()), included.number);
-		},
-		Command::Send(args) => {
-			let session = transfer_session(&context, &args.transfer).await?;
-			let session = std::sync::Arc::new(session);
-			session.send(&args.file, args.listen, args.rate, Some(args.report_every)).await?;
-		},
-		Command::Receive(args) => {
-			let session = transfer_session(&context, &args.transfer).await?;
-			session.receive(&args.out, args.connect, args.cut_after).await?;
-		},
+		Command::Keys(command) => emit(&keys::run(&context, command)?, format),
+		Command::Register => emit(&register::run(&context).await?, format),
+		Command::Witness(command) => emit(&witness::run(&context, command).await?, format),
+		Command::Request(args) => emit(&request::run(&context, args).await?, format),
+		Command::Streams(args) => emit(&streams::run(&context, args).await?, format),
+		Command::Status(args) => emit(&status::run(&context, args).await?, format),
+		Command::Key(args) => emit(&key::run(&context, args).await?, format),
+		Command::Rotate(args) => emit(&rotate::run(&context, args).await?, format),
+		Command::Usage(args) => emit(&usage::run(&context, args).await?, format),
+		Command::Revoke(args) => emit(&revoke::run(&context, args).await?, format),
+		Command::Close(args) => emit(&close::run(&context, args).await?, format),
+		Command::Send(args) => emit(&send::run(&context, args).await?, format),
+		Command::Receive(args) => emit(&receive::run(&context, args).await?, format),
 		Command::Agent(args) => {
 			let identity = context.identity()?;
-			agent::run(identity, context.connect().await?, args).await?;
+			agent::run(identity, context.connect().await?, args).await?
 		},
 	}
 	Ok(())
-}
-
-/// The node, identity, stream and witness endpoints of a transfer.
-async fn transfer_session(
-	context: &Context,
-	args: &TransferArgs,
-) -> Result<transfer::Session, Failure> {
-	// Bad input fails before connecting.
-	let stream = input::stream_id(&args.stream)?;
-	let identity = context.identity()?;
-	let timeline = transfer::Timeline::start();
-	let client = NodeClient::connect(&context.url).await?;
-	Ok(transfer::Session {
-		stream,
-		witnesses: args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect(),
-		liveness_timeout: std::time::Duration::from_secs(args.liveness_timeout),
-		identity,
-		client: client.on_wait(move |waiting| timeline.note(format!("waiting: {waiting}"))),
-		timeline,
-	})
 }
 
 #[tokio::main]
@@ -431,13 +176,41 @@ mod tests {
 		])
 		.unwrap();
 		match cli.command {
-			Command::Key { witness_urls, .. } => {
-				assert_eq!(witness_urls, ["ws://a", "ws://b", "ws://c"])
-			},
+			Command::Key(args) => assert_eq!(args.witness_urls, ["ws://a", "ws://b", "ws://c"]),
 			other => panic!("parsed as {other:?}"),
 		}
 		let missing = Cli::try_parse_from(["keyorch", "key", "0x00"]).unwrap_err();
 		assert_eq!(missing.exit_code(), 2);
+	}
+
+	#[test]
+	fn the_node_and_key_file_come_from_the_environment_unless_given() {
+		// Only this test sets these variables in this process.
+		std::env::set_var("KEYORCH_URL", "ws://from-env:1");
+		std::env::set_var(KEY_FILE_VARIABLE, "env.json");
+		let parse = |args: &[&str]| {
+			Cli::try_parse_from([&["keyorch"][..], args].concat()).map(|cli| cli.context())
+		};
+		let from_env = parse(&["keys", "show"]);
+		let given = parse(&["--url", "ws://given:2", "--key-file", "given.json", "keys", "show"]);
+		let dev_seed = parse(&["--dev-seed", "//Alice", "keys", "show"]);
+		std::env::remove_var("KEYORCH_URL");
+		std::env::remove_var(KEY_FILE_VARIABLE);
+		let from_env = from_env.unwrap();
+		assert_eq!(
+			(from_env.url.as_str(), from_env.key_file.to_str()),
+			("ws://from-env:1", Some("env.json"))
+		);
+		let given = given.unwrap();
+		assert_eq!(
+			(given.url.as_str(), given.key_file.to_str()),
+			("ws://given:2", Some("given.json"))
+		);
+		assert!(dev_seed.is_ok(), "a key file from the environment leaves --dev-seed free");
+		let defaults = parse(&["keys", "show"]).unwrap();
+		assert_eq!(defaults.key_file.to_str(), Some(DEFAULT_KEY_FILE));
+		let json = Cli::try_parse_from(["keyorch", "status", "0x00", "--output", "json"]).unwrap();
+		assert_eq!(json.output, Format::Json);
 	}
 
 	#[test]
@@ -500,22 +273,5 @@ mod tests {
 			assert_eq!(failure.kind, kind, "{args:?}: {}", failure.message);
 			assert!(failure.message.contains(message), "{args:?}: {}", failure.message);
 		}
-	}
-
-	#[test]
-	fn a_new_key_file_is_never_replaced_without_force() {
-		let dir = tempfile::tempdir().unwrap();
-		let path = dir.path().join("key.json");
-		let first = new_key_file(&path, false).unwrap();
-		let refused = new_key_file(&path, false).unwrap_err();
-		assert_eq!(refused.kind, failure::Kind::BadInput);
-		let account = |identity: &Identity| identity.signer().account_id();
-		assert_eq!(account(&Identity::load(&path).unwrap()), account(&first));
-
-		let second = new_key_file(&path, true).unwrap();
-		assert_ne!(account(&second), account(&first));
-		assert_eq!(account(&Identity::load(&path).unwrap()), account(&second));
-		let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-		assert_eq!(files.len(), 1, "no temporary file is left behind");
 	}
 }

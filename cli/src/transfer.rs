@@ -13,7 +13,7 @@
 //! - The initiator asks for the file from an offset: the size of what it already has. A
 //!   receiver that crashed and is started again (same identity, same `--out`) therefore opens
 //!   a new session and gets the rest.
-//! - Each side prints a timeline on stderr; the receiver prints the file's SHA-256 on stdout.
+//! - Each side prints a timeline on stderr; the receiver's result is the file's SHA-256.
 
 use std::{
 	io::{Read, Seek, SeekFrom, Write},
@@ -41,9 +41,52 @@ use tokio::{
 };
 
 use crate::{
+	context::Context as Where,
 	failure::{Failure, Kind},
+	input::{self, hex},
 	listener::{Authenticated, Listener},
+	output::Report,
 };
+
+/// Where a transfer's keys come from: `keyorch send`'s and `keyorch receive`'s shared options.
+#[derive(clap::Args, Debug)]
+pub struct TransferArgs {
+	/// The stream id (0x and 64 hex digits).
+	stream: String,
+	/// A witness node's WebSocket RPC URL; repeat it or separate URLs with commas.
+	#[arg(long = "witness-url", value_name = "URL", required = true, num_args = 1.., value_delimiter = ',')]
+	witness_urls: Vec<String>,
+	/// Stop the transfer, with an error, when the chain cannot confirm for this many seconds
+	/// that the stream is still live (the node unreachable or its chain stalled); it pauses
+	/// after half of it.
+	#[arg(long, value_name = "SECONDS", default_value_t = keyorch_client::DEFAULT_LIVENESS_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(2..))]
+	liveness_timeout: u64,
+}
+
+/// A file sent: the initiator has all of it.
+#[derive(Debug, serde::Serialize)]
+pub struct Sent {
+	pub stream: String,
+	pub bytes: u64,
+}
+
+impl Report for Sent {}
+
+/// A file received.
+#[derive(Debug, serde::Serialize)]
+pub struct Received {
+	pub stream: String,
+	/// The SHA-256 of the whole file, in hex.
+	pub sha256: String,
+	/// The file's size.
+	pub bytes: u64,
+}
+
+impl Report for Received {
+	fn table(&self) -> String {
+		format!("sha256 {} bytes {}\n", self.sha256, self.bytes)
+	}
+}
 
 /// Bytes per message of the file.
 const CHUNK: usize = 256 * 1024;
@@ -138,6 +181,25 @@ pub struct Session {
 	pub liveness_timeout: Duration,
 	/// Where the transfer, and what the client waits for, is told.
 	pub timeline: Timeline,
+}
+
+impl Session {
+	/// The node, identity, stream and witness endpoints of a transfer.
+	pub async fn open(context: &Where, args: &TransferArgs) -> Result<Arc<Self>, Failure> {
+		// Bad input fails before connecting.
+		let stream = input::stream_id(&args.stream)?;
+		let identity = context.identity()?;
+		let timeline = Timeline::start();
+		let client = NodeClient::connect(&context.url).await?;
+		Ok(Arc::new(Self {
+			stream,
+			witnesses: args.witness_urls.iter().cloned().map(WitnessEndpoint::new).collect(),
+			liveness_timeout: Duration::from_secs(args.liveness_timeout),
+			identity,
+			client: client.on_wait(move |waiting| timeline.note(format!("waiting: {waiting}"))),
+			timeline,
+		}))
+	}
 }
 
 fn stream_failure(error: SecureStreamError) -> Failure {
@@ -281,7 +343,7 @@ impl Session {
 		endpoints: Vec<Endpoint>,
 		rate: Option<u64>,
 		report_every: Option<u64>,
-	) -> Result<(), Failure> {
+	) -> Result<Sent, Failure> {
 		let timeline = self.timeline;
 		let size = std::fs::metadata(file).map_err(|e| io_failure("cannot read", file, e))?.len();
 		let key = self.current_key(timeline).await?;
@@ -338,7 +400,7 @@ impl Session {
 				Some(Ok(Ok(sent))) => {
 					timeline
 						.note(format!("sent {sent} bytes of {size}; the initiator has them all"));
-					return Ok(());
+					return Ok(Sent { stream: hex(self.stream.as_bytes()), bytes: size });
 				},
 				Some(Ok(Err(error))) => return Err(stream_failure(error)),
 				Some(Err(_)) => {
@@ -356,7 +418,7 @@ impl Session {
 		out: &Path,
 		endpoints: Vec<Endpoint>,
 		cut_after: Option<u64>,
-	) -> Result<(), Failure> {
+	) -> Result<Received, Failure> {
 		let timeline = self.timeline;
 		let mut file = std::fs::OpenOptions::new()
 			.create(true)
@@ -433,8 +495,7 @@ impl Session {
 		let digest = file_digest(out)?;
 		timeline
 			.note(format!("received {} bytes in this run, {received} in all", received - offset));
-		println!("sha256 {digest} bytes {received}");
-		Ok(())
+		Ok(Received { stream: hex(self.stream.as_bytes()), sha256: digest, bytes: received })
 	}
 }
 

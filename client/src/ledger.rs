@@ -8,8 +8,8 @@ use jsonrpsee::rpc_params;
 use sp_core::{Bytes, H256};
 
 use crate::{
-	AccountId, EndedBy, EpochIndex, EpochView, Error, NodeClient, StreamId, StreamStatus,
-	StreamView, Tombstone,
+	AccountId, BlockNumber, EndedBy, EpochIndex, EpochView, Error, HolderRole, NodeClient,
+	StreamId, StreamStatus, StreamView, Tombstone,
 };
 
 /// How a stream status is written for people and scripts: `requested`, `live`, `closed`,
@@ -135,5 +135,95 @@ mod tests {
 			assert_eq!(stream_status_name(status), name);
 		}
 		assert_eq!(ended_by_name(EndedBy::Governance), "governance");
+	}
+}
+
+/// A stream an account is initiator or provider of, as [`NodeClient::party_streams`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartyStream {
+	pub id: StreamId,
+	/// [`HolderRole::Initiator`] or [`HolderRole::Provider`].
+	pub role: HolderRole,
+	/// `Requested` or `Live`: ended streams are not listed.
+	pub status: StreamStatus,
+	/// The other party.
+	pub counterparty: AccountId,
+	pub requested_at: BlockNumber,
+	pub expires_at: BlockNumber,
+	pub current_epoch: Option<EpochIndex>,
+}
+
+/// Stream entries read per `state_getKeysPaged` and `state_queryStorageAt` call.
+const STREAMS_PER_PAGE: u32 = 256;
+
+/// One block's answer of `state_queryStorageAt`.
+#[derive(serde::Deserialize)]
+struct StorageAt {
+	changes: Vec<(Bytes, Option<Bytes>)>,
+}
+
+impl NodeClient {
+	/// The open streams `account` is initiator or provider of, at `at` (the latest finalized
+	/// block if `None`), in storage order.
+	///
+	/// The ledger keeps no index by account, so this reads every open stream's entry, a page at
+	/// a time: its cost grows with the chain's open streams, not with the account's.
+	pub async fn party_streams(
+		&self,
+		account: &AccountId,
+		at: Option<H256>,
+	) -> Result<Vec<PartyStream>, Error> {
+		const METHOD: &str = "state_queryStorageAt";
+		let at = self.at_or_finalized(at).await?;
+		let prefix =
+			[sp_crypto_hashing::twox_128(b"Keyorch"), sp_crypto_hashing::twox_128(b"Streams")]
+				.concat();
+		let mut found = Vec::new();
+		let mut start: Option<Bytes> = None;
+		loop {
+			let keys: Vec<Bytes> = self
+				.call(
+					"state_getKeysPaged",
+					rpc_params![Bytes(prefix.clone()), STREAMS_PER_PAGE, start.clone(), at],
+				)
+				.await?;
+			let Some(last) = keys.last().cloned() else { break };
+			let sets: Vec<StorageAt> = self.call(METHOD, rpc_params![keys.clone(), at]).await?;
+			for (key, value) in sets.into_iter().flat_map(|set| set.changes) {
+				let Some(value) = value else { continue };
+				let malformed = |detail: String| Error::Malformed { method: METHOD, detail };
+				// The key ends with the stream id (Blake2_128Concat).
+				let id =
+					key.len()
+						.checked_sub(32)
+						.map(|from| StreamId::from_slice(&key[from..]))
+						.ok_or_else(|| malformed(format!("a stream key of {} bytes", key.len())))?;
+				let info = keyorch_runtime::pallet_keyorch::StreamInfo::<keyorch_runtime::Runtime>::decode_all(
+					&mut &value[..],
+				)
+				.map_err(|e| malformed(e.to_string()))?;
+				let (role, counterparty) = if info.initiator == *account {
+					(HolderRole::Initiator, info.provider)
+				} else if info.provider == *account {
+					(HolderRole::Provider, info.initiator)
+				} else {
+					continue;
+				};
+				found.push(PartyStream {
+					id,
+					role,
+					status: info.status,
+					counterparty,
+					requested_at: info.requested_at,
+					expires_at: info.expires_at,
+					current_epoch: info.current_epoch,
+				});
+			}
+			if keys.len() < STREAMS_PER_PAGE as usize {
+				break;
+			}
+			start = Some(last);
+		}
+		Ok(found)
 	}
 }

@@ -45,7 +45,7 @@ pub use dealing::{Dealing, DealingFinality, DEALING_FINALITY_BLOCKS};
 pub use error::Error;
 pub use follow::{KeyUpdate, ASSEMBLY_PATIENCE};
 pub use identity::Identity;
-pub use ledger::{ended_by_name, stream_status_name};
+pub use ledger::{ended_by_name, stream_status_name, PartyStream};
 pub use node::{Health, Included, NodeClient, NodeStatus, RuntimeVersionInfo};
 pub use refusal::Refusal;
 pub use retry::{Waiting, RECONNECT_PATIENCE};

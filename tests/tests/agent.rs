@@ -1,7 +1,9 @@
 //! `keyorch agent`: the initiator's and the provider's agents on a dev chain with a witness.
 //! A stream requested through one, messages sealed by each and opened by the other (across a
 //! rotation), keys handed out only by an agent allowed to, the stream revoked through one and
-//! refused by both; every bad request a problem+json with its status, nothing secret logged.
+//! refused by both; each agent lists its streams, a stranger's agent is refused; every bad
+//! request a problem+json with its status; the OpenAPI document valid and served; nothing
+//! secret logged.
 
 use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
 
@@ -41,26 +43,91 @@ fn plaintext(answer: &Answer) -> Vec<u8> {
 	BASE64.decode(answer.ok(200)["plaintext"].as_str().expect("plaintext")).expect("base64")
 }
 
+/// The Python to run: `$KEYORCH_PYTHON` (set by scripts/env.sh), else `python3`.
+fn python() -> String {
+	std::env::var("KEYORCH_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Runs `command` (a Python one) to its end; `None`, with a note saying that `skipped`, where
+/// there is no Python.
+async fn run_python(
+	mut command: tokio::process::Command,
+	skipped: &str,
+) -> Option<std::process::Output> {
+	let run = command.kill_on_drop(true).output();
+	match tokio::time::timeout(PYTHON_TIMEOUT, run).await.expect("python finishes") {
+		Ok(output) => Some(output),
+		Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+			eprintln!("note: no {} here, {skipped}", python());
+			None
+		},
+		Err(error) => panic!("cannot run {}: {error}", python()),
+	}
+}
+
+/// The stream ids `GET /v1/streams{query}` lists, sorted.
+async fn listed(agent: &Agent, query: &str) -> Vec<String> {
+	let answer = agent.call("GET", &format!("/v1/streams{query}"), None).await;
+	let streams = answer.ok(200)["streams"].as_array().expect("a list of streams");
+	let mut ids: Vec<String> =
+		streams.iter().map(|listed| listed["stream"].as_str().expect("an id").to_owned()).collect();
+	ids.sort();
+	ids
+}
+
+/// Checks the agent's OpenAPI document with PyPI's `openapi-spec-validator`; skipped, with a
+/// note, where there is no python3 or no such module.
+async fn openapi_document_is_valid(document: &Value) {
+	let dir = tempfile::tempdir().unwrap();
+	let file = dir.path().join("openapi.json");
+	std::fs::write(&file, document.to_string()).unwrap();
+	let check = "import json, sys\n\
+		try:\n    from openapi_spec_validator import validate\n\
+		except ImportError:\n    sys.exit(99)\n\
+		validate(json.load(open(sys.argv[1])))";
+	let mut command = tokio::process::Command::new(python());
+	command.args(["-c", check]).arg(&file);
+	let Some(output) = run_python(command, "the OpenAPI document was not validated").await else {
+		return;
+	};
+	if output.status.code() == Some(99) {
+		eprintln!(
+			"note: no openapi-spec-validator here (pip install openapi-spec-validator), the \
+			 OpenAPI document was not validated"
+		);
+		return;
+	}
+	let stderr = String::from_utf8_lossy(&output.stderr);
+	assert!(output.status.success(), "the OpenAPI document is not valid:\n{stderr}");
+}
+
+/// Every operation of the agent's OpenAPI document is served: none is refused as an unknown
+/// path or method.
+async fn every_documented_operation_is_routed(agent: &Agent, document: &Value) {
+	let paths = document["paths"].as_object().expect("paths");
+	for (path, item) in paths {
+		let path = path.replace("{id}", &unknown_stream()).replace("{epoch}", "current");
+		for method in item.as_object().expect("operations").keys() {
+			let answer = agent.call(&method.to_uppercase(), &path, None).await;
+			let reason = answer.body["reason"].as_str().unwrap_or_default();
+			assert!(
+				!["no-route", "method-not-allowed"].contains(&reason),
+				"{method} {path} is documented, not served: {}",
+				answer.status
+			);
+		}
+	}
+}
+
 /// Runs `examples/python/agent_messages.py` (standard library only) with `sealer` sealing and
 /// `opener` opening; skipped, with a note, where there is no python3.
 async fn python_seals_and_opens(sealer: &Agent, opener: &Agent, stream: &str) {
 	let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python/agent_messages.py");
-	let run = tokio::process::Command::new("python3")
-		.arg(&script)
-		.args([stream, &sealer.url()])
-		.arg(sealer.token_file())
-		.arg(opener.url())
-		.arg(opener.token_file())
-		.arg("from python")
-		.kill_on_drop(true)
-		.output();
-	let output = match tokio::time::timeout(PYTHON_TIMEOUT, run).await.expect("python finishes") {
-		Ok(output) => output,
-		Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-			eprintln!("note: no python3 here, the Python example was not run");
-			return;
-		},
-		Err(error) => panic!("cannot run python3: {error}"),
+	let mut command = tokio::process::Command::new(python());
+	command.arg(&script).args([stream, &sealer.url()]).arg(sealer.token_file());
+	command.arg(opener.url()).arg(opener.token_file()).arg("from python");
+	let Some(output) = run_python(command, "the Python example was not run").await else {
+		return;
 	};
 	let stderr = String::from_utf8_lossy(&output.stderr);
 	assert!(output.status.success(), "the Python example failed:\n{stderr}");
@@ -124,8 +191,11 @@ async fn two_agents_request_seal_open_rotate_and_revoke_a_stream() {
 	let client = node.client().await;
 	let (bob, charlie) = (Party::dev("//Bob"), Party::dev("//Charlie"));
 	let witnesses = [Party::dev("//Dave")];
-	// Registers the three; the stream it requests is not used.
-	register_and_request(&client, &bob, &charlie, &witnesses, 2, RotationPolicy::default()).await;
+	// Registers the three; the stream it requests is closed through the agent below.
+	let (first, _) =
+		register_and_request(&client, &bob, &charlie, &witnesses, 2, RotationPolicy::default())
+			.await;
+	let first = format!("{first:#x}");
 	let dir = tempfile::tempdir().unwrap();
 	let initiator = Agent::start(&node, "//Bob", dir.path(), &[]).await;
 	let provider = Agent::start(&node, "//Charlie", dir.path(), &["--allow-key-export"]).await;
@@ -146,6 +216,38 @@ async fn two_agents_request_seal_open_rotate_and_revoke_a_stream() {
 	.await;
 	assert_eq!(status["status"], "live");
 	assert_eq!(status["initiator"], bob.signer.account_id().to_string());
+
+	// Each agent lists the streams in its identity's role, and only there; a closed one is no
+	// longer listed.
+	let mut both = [first.clone(), stream.clone()];
+	both.sort();
+	assert_eq!(listed(&initiator, "?role=initiator").await, both);
+	assert_eq!(listed(&provider, "?role=provider").await, both);
+	assert_eq!(listed(&provider, "").await, both);
+	assert!(listed(&provider, "?role=initiator").await.is_empty());
+	let closed = initiator.call("POST", &format!("/v1/streams/{first}/close"), None).await;
+	assert_eq!(closed.ok(200)["stream"], first.as_str());
+	wait_for("the closed stream to leave the list", CHAIN_TIMEOUT, || async {
+		(listed(&initiator, "").await == [stream.as_str()]).then_some(())
+	})
+	.await;
+
+	// Usage reported through an agent counts on chain.
+	let usage = json!({ "stream": stream, "bytes": 4096 });
+	provider.call("POST", "/v1/usage", Some(usage)).await.ok(200);
+	wait_for("the usage in the stream's status", CHAIN_TIMEOUT, || async {
+		let answer = initiator.call("GET", &format!("/v1/streams/{stream}"), None).await;
+		(answer.body["total_bytes"] == 4096).then_some(())
+	})
+	.await;
+	initiator.call("GET", "/v1/streams?role=witness", None).await.problem(400, "bad-input");
+
+	// An agent whose identity is no party of the stream is refused what only parties may do.
+	let stranger = Agent::start(&node, "//Eve", dir.path(), &[]).await;
+	seal(&stranger, &stream, b"not mine", b"").await.problem(403, "not-stream-party");
+	let revoke_path = format!("/v1/streams/{stream}/revoke");
+	stranger.call("POST", &revoke_path, None).await.problem(403, "not-stream-party");
+	assert!(stranger.stop().await);
 
 	// Sealed by each side, opened by the other; the associated data must match.
 	let sealed = seal(&initiator, &stream, b"hello provider", b"order 7").await;
@@ -197,7 +299,7 @@ async fn two_agents_request_seal_open_rotate_and_revoke_a_stream() {
 
 	// Revoked through the provider's agent: both agents refuse the stream from then on.
 	let revoke = json!({ "reason": "test over" });
-	provider.call("POST", &format!("/v1/streams/{stream}/revoke"), Some(revoke)).await.ok(200);
+	provider.call("POST", &revoke_path, Some(revoke)).await.ok(200);
 	seal(&provider, &stream, b"too late", b"").await.problem(410, "stream-ended");
 	wait_for("the initiator's agent to refuse the revoked stream", CHAIN_TIMEOUT, || async {
 		let refused = seal(&initiator, &stream, b"too late", b"").await;
@@ -206,6 +308,10 @@ async fn two_agents_request_seal_open_rotate_and_revoke_a_stream() {
 	.await;
 	open(&initiator, &stream, &reply, b"").await.problem(410, "stream-ended");
 	provider.call("GET", &path, None).await.problem(410, "stream-ended");
+	wait_for("the ended stream to leave the list", CHAIN_TIMEOUT, || async {
+		(!listed(&initiator, "").await.contains(&stream)).then_some(())
+	})
+	.await;
 	if let Some(follower) = follower {
 		javascript_followed_to_the_end(follower).await;
 	}
@@ -353,5 +459,12 @@ async fn bad_requests_get_problem_details_with_their_status() {
 	let route = "keyorch_agent_requests_total{route=\"/v1/streams/{id}/seal\",status=\"404\"} 1";
 	assert!(metrics.text.contains(route), "{}", metrics.text);
 	assert!(!metrics.text.contains(&unknown), "{}", metrics.text);
+
+	// The OpenAPI document needs no token, is valid, and describes what is served.
+	let document = agent.call_raw("GET", "/v1/openapi.json", None, None).await;
+	let document = document.ok(200).clone();
+	assert_eq!(document["openapi"], "3.1.0");
+	openapi_document_is_valid(&document).await;
+	every_documented_operation_is_routed(&agent, &document).await;
 	assert!(!agent.log().contains(agent.token()), "the token is never logged");
 }

@@ -155,7 +155,7 @@ async fn bad_input_gets_one_error_line_and_the_documented_exit_code() {
 	assert!(help.ok().contains("Exit codes:"), "{}", help.stdout);
 }
 
-/// Polls `status --json` of `stream` until `done` holds for it (a stream only shows once its
+/// Polls `status --output json` of `stream` until `done` holds for it (a stream only shows once its
 /// block is finalized), within 60 s; gives that status.
 async fn wait_status(
 	dir: &Path,
@@ -166,7 +166,7 @@ async fn wait_status(
 ) -> serde_json::Value {
 	let deadline = Instant::now() + Duration::from_secs(60);
 	loop {
-		let run = keyorch(dir, &["--url", url, "status", stream, "--json"]).await;
+		let run = keyorch(dir, &["--url", url, "--output", "json", "status", stream]).await;
 		if run.code == 0 {
 			let status: serde_json::Value = serde_json::from_str(&run.stdout)
 				.unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.stdout));
@@ -187,6 +187,15 @@ async fn wait_status(
 /// `--url url --dev-seed seed rest…`.
 fn as_dev<'a>(url: &'a str, seed: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 	[&["--url", url, "--dev-seed", seed][..], rest].concat()
+}
+
+/// The ids of the streams `seed` lists in `role` (`keyorch streams --role`).
+async fn listed(dir: &Path, url: &str, seed: &str, role: &str) -> Vec<String> {
+	let run =
+		keyorch(dir, &as_dev(url, seed, &["--output", "json", "streams", "--role", role])).await;
+	let list: serde_json::Value = serde_json::from_str(run.ok()).expect("one JSON object");
+	let streams = list["streams"].as_array().expect("a list of streams");
+	streams.iter().map(|listed| listed["stream"].as_str().expect("an id").to_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -247,6 +256,28 @@ async fn register_request_follow_and_revoke_a_stream_on_a_dev_node() {
 		"a fingerprint and nothing else: {fingerprint}"
 	);
 
+	// The same result for scripts: one JSON object.
+	let json = keyorch(
+		dir,
+		&as_dev(url, "//Bob", &["--output", "json", "key", stream, "--witness-url", url]),
+	)
+	.await;
+	let json: serde_json::Value = serde_json::from_str(json.ok()).expect("one JSON object");
+	assert_eq!((&json["fingerprint"], &json["epoch"]), (&fingerprint.into(), &0.into()), "{json}");
+
+	// Each party lists the stream in its role.
+	assert_eq!(listed(dir, url, "//Alice", "initiator").await, [stream]);
+	assert_eq!(listed(dir, url, "//Bob", "provider").await, [stream]);
+	assert!(listed(dir, url, "//Bob", "initiator").await.is_empty());
+
+	// Either party rotates and reports usage; the orchestrator deals epoch 1.
+	let rotated = keyorch(dir, &as_dev(url, "//Bob", &["rotate", stream])).await;
+	assert!(rotated.ok().starts_with("rotated stream"), "{}", rotated.stdout);
+	keyorch(dir, &as_dev(url, "//Bob", &["usage", stream, "--bytes", "4096"])).await.ok();
+	let rotated =
+		wait_status(dir, url, stream, "epoch 1", |status| status["current_epoch"] == 1).await;
+	assert_eq!(rotated["total_bytes"], 4096);
+
 	// Only the initiator and provider may assemble the key or revoke the stream.
 	keyorch(dir, &as_dev(url, "//Eve", &["key", stream, "--witness-url", url]))
 		.await
@@ -264,7 +295,7 @@ async fn register_request_follow_and_revoke_a_stream_on_a_dev_node() {
 		wait_status(dir, url, stream, "revocation", |status| status["status"] != "live").await;
 	assert_eq!(ended["status"], "revoked");
 	assert_eq!(ended["ended_by"], "initiator");
-	assert_eq!(ended["final_epoch"], 0);
+	assert_eq!(ended["final_epoch"], 1);
 	keyorch(dir, &as_dev(url, "//Bob", &["key", stream, "--witness-url", url]))
 		.await
 		.fails(5, "revoked");

@@ -94,8 +94,11 @@ pub struct KeyRing {
 	streams: Mutex<HashMap<StreamId, LiveStream>>,
 	/// One assembly at a time per epoch: concurrent first requests for an epoch wait for one
 	/// assembly instead of each asking the witnesses.
-	assembling: Mutex<HashMap<(StreamId, u32), Arc<tokio::sync::Mutex<()>>>>,
+	assembling: Mutex<HashMap<(StreamId, u32), AssemblyTurn>>,
 }
+
+/// The lock an epoch's assemblies take in turn.
+type AssemblyTurn = Arc<tokio::sync::Mutex<()>>;
 
 /// A sealed message and the epoch it was sealed under.
 pub struct Sealed {

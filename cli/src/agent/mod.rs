@@ -10,6 +10,7 @@
 mod events;
 mod keyring;
 mod metrics;
+mod openapi;
 mod problem;
 mod routes;
 mod socket;

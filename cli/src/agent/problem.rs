@@ -5,7 +5,8 @@ use axum::{
 	http::{header, StatusCode},
 	response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::failure::{Failure, Kind, Reason};
 
@@ -96,19 +97,43 @@ impl From<keyorch_client::Error> for Problem {
 	}
 }
 
+/// An error answer's body (RFC 9457).
+#[derive(Serialize, ToSchema)]
+pub struct ProblemDocument {
+	/// `urn:keyorch:problem:` and the reason.
+	#[serde(rename = "type")]
+	problem_type: String,
+	/// The HTTP status's name.
+	title: &'static str,
+	status: u16,
+	/// What went wrong, for people.
+	detail: String,
+	/// What went wrong, for programs: `bad-input`, `unreachable`, `refused`, `unknown-stream`,
+	/// `not-stream-party`, `stream-ended`, `epoch-not-kept`, `not-yet`, or one of the agent's
+	/// own: `unauthorized`, `key-export-disabled`, `no-route`, `method-not-allowed`,
+	/// `too-large`, `not-json`.
+	reason: &'static str,
+	/// The CLI's failure kind, where the CLI has this failure.
+	kind: Option<&'static str>,
+	/// The CLI's exit code for it.
+	exit_code: Option<u8>,
+	/// What may help.
+	hint: Option<String>,
+}
+
 impl IntoResponse for Problem {
 	fn into_response(self) -> Response {
-		let body = json!({
-			"type": format!("urn:keyorch:problem:{}", self.reason),
-			"title": self.status.canonical_reason().unwrap_or("error"),
-			"status": self.status.as_u16(),
-			"detail": self.detail,
-			"reason": self.reason,
-			"kind": self.kind.map(Kind::name),
-			"exit_code": self.kind.map(|kind| kind as u8),
-			"hint": self.hint,
-		});
-		let mut response = (self.status, body.to_string()).into_response();
+		let body = ProblemDocument {
+			problem_type: format!("urn:keyorch:problem:{}", self.reason),
+			title: self.status.canonical_reason().unwrap_or("error"),
+			status: self.status.as_u16(),
+			detail: self.detail,
+			reason: self.reason,
+			kind: self.kind.map(Kind::name),
+			exit_code: self.kind.map(|kind| kind as u8),
+			hint: self.hint,
+		};
+		let mut response = (self.status, crate::output::json(&body)).into_response();
 		response
 			.headers_mut()
 			.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(PROBLEM_JSON));

@@ -1,4 +1,5 @@
-//! The agent's HTTP API, version 1: JSON bodies, bearer-token authentication, problem details.
+//! The agent's HTTP API, version 1: JSON bodies, bearer-token authentication, problem details,
+//! and an OpenAPI document generated from the handlers (`GET /v1/openapi.json`).
 
 use std::{
 	sync::{atomic::Ordering, Arc},
@@ -15,23 +16,30 @@ use axum::{
 	Json, Router,
 };
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-use keyorch_client::{Included, StreamId};
-use serde::{de::DeserializeOwned, Deserialize};
-use serde_json::{json, Value};
+use keyorch_client::StreamId;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use utoipa::{IntoParams, ToSchema};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{
 	events::{self, Subscriptions},
 	keyring::KeyRing,
 	metrics::Metrics,
+	openapi,
 	problem::{AgentRefusal, Problem},
 };
 use crate::{
+	commands::{
+		close, request,
+		request::{RequestArgs, Requested},
+		revoke, rotate,
+		status::{self, StreamReport},
+		streams::{self, StreamList, StreamsArgs},
+		usage, StreamChange,
+	},
 	failure::Failure,
 	input::{self, hex},
-	request::RequestArgs,
-	status,
 };
 
 /// The largest request body: a 1 MiB message in base64 with room for the rest.
@@ -49,7 +57,6 @@ pub struct Agent {
 }
 
 type Shared = State<Arc<Agent>>;
-type Answer = Result<Response, Problem>;
 
 /// Who may call a listener's routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +70,7 @@ pub enum Access {
 /// The agent's routes, for a listener whose callers are let in by `access`.
 pub fn router(agent: Arc<Agent>, access: Access) -> Router {
 	let mut authenticated = Router::new()
-		.route("/v1/streams", post(request_stream))
+		.route("/v1/streams", post(request_stream).get(list_streams))
 		.route("/v1/streams/{id}", get(stream_status))
 		.route("/v1/streams/{id}/rotate", post(rotate))
 		.route("/v1/streams/{id}/revoke", post(revoke))
@@ -80,6 +87,7 @@ pub fn router(agent: Arc<Agent>, access: Access) -> Router {
 	}
 	Router::new()
 		.route("/v1/health", get(health))
+		.route("/v1/openapi.json", get(openapi_document))
 		.merge(authenticated)
 		.fallback(|| async { Problem::refused(AgentRefusal::NoRoute, "no such path") })
 		.method_not_allowed_fallback(|| async {
@@ -173,90 +181,155 @@ fn stream_id(id: &str) -> Result<StreamId, Problem> {
 	Ok(input::stream_id(id)?)
 }
 
-/// The answer to a call included in a block.
-fn included(stream: StreamId, included: Included) -> Response {
-	Json(json!({ "stream": hex(stream.as_bytes()), "block": included.number })).into_response()
+fn bad_query(error: axum::extract::rejection::QueryRejection) -> Problem {
+	Failure::input(format!("bad query: {error}")).into()
 }
 
-async fn health(State(agent): Shared) -> Answer {
-	let client = agent.keyring.client();
-	let health = client.health().await?;
-	Ok(Json(json!({
-		"status": "ok",
-		"account": agent.keyring.identity().signer().account_id().to_string(),
-		"node": { "peers": health.peers, "is_syncing": health.is_syncing },
-		"key_export": agent.allow_key_export,
+/// The path parameter of a stream's routes.
+const STREAM_ID: &str = "the stream id: 0x and 64 hex digits";
+
+/// The agent, its identity and its node.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+	/// `ok`.
+	status: &'static str,
+	/// The identity's account.
+	account: String,
+	node: NodeHealth,
+	/// Whether the agent hands out keys (`--allow-key-export`).
+	key_export: bool,
+}
+
+/// What the node says of itself.
+#[derive(Serialize, ToSchema)]
+pub struct NodeHealth {
+	peers: u64,
+	is_syncing: bool,
+}
+
+/// `GET /v1/health`: the agent is up and its node answers.
+#[utoipa::path(get, path = "/v1/health", tag = "agent", responses((status = 200, body = Health)))]
+async fn health(State(agent): Shared) -> Result<Json<Health>, Problem> {
+	let health = agent.keyring.client().health().await?;
+	Ok(Json(Health {
+		status: "ok",
+		account: agent.keyring.identity().signer().account_id().to_string(),
+		node: NodeHealth { peers: health.peers, is_syncing: health.is_syncing },
+		key_export: agent.allow_key_export,
 	}))
-	.into_response())
+}
+
+/// `GET /v1/openapi.json`: this API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "agent", responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
+async fn openapi_document() -> Response {
+	([(header::CONTENT_TYPE, "application/json")], openapi::document()).into_response()
 }
 
 /// `POST /v1/streams`: what `keyorch request` takes, with the same names and defaults.
-async fn request_stream(State(agent): Shared, JsonBody(body): JsonBody<RequestArgs>) -> Answer {
-	let request = body.stream_request()?;
+#[utoipa::path(post, path = "/v1/streams", tag = "streams", request_body = RequestArgs, responses((status = 201, body = Requested)))]
+async fn request_stream(
+	State(agent): Shared,
+	JsonBody(body): JsonBody<RequestArgs>,
+) -> Result<(StatusCode, Json<Requested>), Problem> {
 	let keyring = &agent.keyring;
-	let (stream, block) =
-		keyring.client().request_stream(keyring.identity().signer(), &request).await?;
-	let answer = json!({ "stream": hex(stream.as_bytes()), "block": block });
-	Ok((StatusCode::CREATED, Json(answer)).into_response())
+	let requested = request::request(keyring.client(), keyring.identity().signer(), body).await?;
+	Ok((StatusCode::CREATED, Json(requested)))
 }
 
-/// `GET /v1/streams/{id}`: the fields of `keyorch status --json`.
-async fn stream_status(State(agent): Shared, Path(id): Path<String>) -> Answer {
-	let fields = status::fetch(agent.keyring.client(), stream_id(&id)?).await?;
-	Ok(Json(status::to_json(fields)).into_response())
-}
-
-async fn rotate(State(agent): Shared, Path(id): Path<String>) -> Answer {
-	let stream = stream_id(&id)?;
+/// `GET /v1/streams`: the open streams this identity is initiator or provider of.
+#[utoipa::path(get, path = "/v1/streams", tag = "streams", params(StreamsArgs), responses((status = 200, body = StreamList)))]
+async fn list_streams(
+	State(agent): Shared,
+	query: Result<Query<StreamsArgs>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<StreamList>, Problem> {
+	let Query(query) = query.map_err(bad_query)?;
 	let keyring = &agent.keyring;
-	let done = keyring.client().rotate(keyring.identity().signer(), stream).await?;
-	Ok(included(stream, done))
+	let account = keyring.identity().signer().account_id();
+	Ok(Json(streams::list(keyring.client(), &account, &query).await?))
 }
 
-#[derive(Deserialize)]
+/// `GET /v1/streams/{id}`: what `keyorch status` shows.
+#[utoipa::path(get, path = "/v1/streams/{id}", tag = "streams", params(("id" = String, Path, description = STREAM_ID)), responses((status = 200, body = StreamReport)))]
+async fn stream_status(
+	State(agent): Shared,
+	Path(id): Path<String>,
+) -> Result<Json<StreamReport>, Problem> {
+	Ok(Json(status::fetch(agent.keyring.client(), stream_id(&id)?).await?))
+}
+
+/// `POST /v1/streams/{id}/rotate`: a new key epoch now.
+#[utoipa::path(post, path = "/v1/streams/{id}/rotate", tag = "streams", params(("id" = String, Path, description = STREAM_ID)), responses((status = 200, body = StreamChange)))]
+async fn rotate(
+	State(agent): Shared,
+	Path(id): Path<String>,
+) -> Result<Json<StreamChange>, Problem> {
+	let keyring = &agent.keyring;
+	Ok(Json(rotate::rotate(keyring.client(), keyring.identity().signer(), stream_id(&id)?).await?))
+}
+
+/// The body of `POST /v1/streams/{id}/revoke`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RevokeBody {
+	/// A short reason, recorded on chain.
 	#[serde(default)]
 	reason: String,
 }
 
+/// `POST /v1/streams/{id}/revoke`: witnesses stop releasing the stream's keys; the agent drops
+/// the keys it holds.
+#[utoipa::path(post, path = "/v1/streams/{id}/revoke", tag = "streams", params(("id" = String, Path, description = STREAM_ID)), request_body(content = RevokeBody, description = "optional"), responses((status = 200, body = StreamChange)))]
 async fn revoke(
 	State(agent): Shared,
 	Path(id): Path<String>,
 	JsonBody(body): JsonBody<RevokeBody>,
-) -> Answer {
+) -> Result<Json<StreamChange>, Problem> {
 	let stream = stream_id(&id)?;
 	let keyring = &agent.keyring;
-	let done = keyring.client().revoke(keyring.identity().signer(), stream, &body.reason).await;
+	let done = revoke::revoke(keyring.client(), keyring.identity().signer(), stream, &body.reason);
+	let done = done.await;
 	keyring.forget(stream);
-	Ok(included(stream, done?))
+	Ok(Json(done?))
 }
 
-async fn close(State(agent): Shared, Path(id): Path<String>) -> Answer {
+/// `POST /v1/streams/{id}/close`: the stream ends; the agent drops the keys it holds.
+#[utoipa::path(post, path = "/v1/streams/{id}/close", tag = "streams", params(("id" = String, Path, description = STREAM_ID)), responses((status = 200, body = StreamChange)))]
+async fn close(
+	State(agent): Shared,
+	Path(id): Path<String>,
+) -> Result<Json<StreamChange>, Problem> {
 	let stream = stream_id(&id)?;
 	let keyring = &agent.keyring;
-	let done = keyring.client().close(keyring.identity().signer(), stream).await;
+	let done = close::close(keyring.client(), keyring.identity().signer(), stream).await;
 	keyring.forget(stream);
-	Ok(included(stream, done?))
+	Ok(Json(done?))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/usage`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UsageBody {
+	/// The stream id.
 	stream: String,
+	/// The bytes carried since the last report.
 	bytes: u64,
 }
 
 /// `POST /v1/usage`: bytes of traffic, toward the stream's byte-budget rotation.
-async fn report_usage(State(agent): Shared, JsonBody(body): JsonBody<UsageBody>) -> Answer {
+#[utoipa::path(post, path = "/v1/usage", tag = "streams", request_body = UsageBody, responses((status = 200, body = StreamChange)))]
+async fn report_usage(
+	State(agent): Shared,
+	JsonBody(body): JsonBody<UsageBody>,
+) -> Result<Json<StreamChange>, Problem> {
 	let stream = stream_id(&body.stream)?;
 	let keyring = &agent.keyring;
-	let done =
-		keyring.client().report_usage(keyring.identity().signer(), stream, body.bytes).await?;
-	Ok(included(stream, done))
+	Ok(Json(
+		usage::report(keyring.client(), keyring.identity().signer(), stream, body.bytes).await?,
+	))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/streams/{id}/seal`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SealBody {
 	/// The message, base64.
@@ -266,22 +339,38 @@ struct SealBody {
 	aad: String,
 }
 
+impl Drop for SealBody {
+	fn drop(&mut self) {
+		self.plaintext.zeroize();
+	}
+}
+
+/// A message sealed.
+#[derive(Serialize, ToSchema)]
+struct Sealed {
+	/// The epoch whose key sealed it.
+	epoch: u32,
+	/// The sealed message, base64: what the other party's `/open` takes.
+	message: String,
+}
+
 /// `POST /v1/streams/{id}/seal`: a message sealed under the current epoch's key.
+#[utoipa::path(post, path = "/v1/streams/{id}/seal", tag = "messages", params(("id" = String, Path, description = STREAM_ID)), request_body = SealBody, responses((status = 200, body = Sealed)))]
 async fn seal(
 	State(agent): Shared,
 	Path(id): Path<String>,
 	JsonBody(body): JsonBody<SealBody>,
-) -> Answer {
+) -> Result<Json<Sealed>, Problem> {
 	let stream = stream_id(&id)?;
 	let plaintext = Zeroizing::new(base64_field("plaintext", &body.plaintext)?);
 	let aad = base64_field("aad", &body.aad)?;
 	let sealed = agent.keyring.seal(stream, &aad, &plaintext).await?;
 	agent.metrics.sealed.fetch_add(1, Ordering::Relaxed);
-	Ok(Json(json!({ "epoch": sealed.epoch, "message": BASE64.encode(&sealed.message) }))
-		.into_response())
+	Ok(Json(Sealed { epoch: sealed.epoch, message: BASE64.encode(&sealed.message) }))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /v1/streams/{id}/open`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OpenBody {
 	/// The sealed message, base64.
@@ -291,24 +380,63 @@ struct OpenBody {
 	aad: String,
 }
 
+/// A message opened.
+#[derive(Serialize, ToSchema)]
+struct Opened {
+	/// The epoch whose key sealed it.
+	epoch: u32,
+	/// The message, base64.
+	plaintext: String,
+}
+
+impl Drop for Opened {
+	fn drop(&mut self) {
+		self.plaintext.zeroize();
+	}
+}
+
 /// `POST /v1/streams/{id}/open`: a message the other party sealed, opened.
+#[utoipa::path(post, path = "/v1/streams/{id}/open", tag = "messages", params(("id" = String, Path, description = STREAM_ID)), request_body = OpenBody, responses((status = 200, body = Opened)))]
 async fn open(
 	State(agent): Shared,
 	Path(id): Path<String>,
 	JsonBody(body): JsonBody<OpenBody>,
-) -> Answer {
+) -> Result<Json<Opened>, Problem> {
 	let stream = stream_id(&id)?;
 	let message = base64_field("message", &body.message)?;
 	let aad = base64_field("aad", &body.aad)?;
 	let opened = agent.keyring.open(stream, &aad, &message).await?;
 	agent.metrics.opened.fetch_add(1, Ordering::Relaxed);
-	let plaintext = Zeroizing::new(BASE64.encode(&opened.plaintext[..]));
-	Ok(Json(json!({ "epoch": opened.epoch, "plaintext": plaintext.as_str() })).into_response())
+	Ok(Json(Opened { epoch: opened.epoch, plaintext: BASE64.encode(&opened.plaintext[..]) }))
+}
+
+/// An epoch's two directional AES-256 keys.
+#[derive(Serialize, ToSchema)]
+struct ExportedKeys {
+	stream: String,
+	epoch: u32,
+	/// The keys' fingerprint, as `keyorch key` prints it.
+	fingerprint: String,
+	/// The key of what the initiator sends, hex.
+	initiator_to_provider: String,
+	/// The key of what the provider sends, hex.
+	provider_to_initiator: String,
+}
+
+impl Drop for ExportedKeys {
+	fn drop(&mut self) {
+		self.initiator_to_provider.zeroize();
+		self.provider_to_initiator.zeroize();
+	}
 }
 
 /// `GET /v1/streams/{id}/keys/{epoch}` (`current` for the current one): only with
 /// `--allow-key-export`.
-async fn export_keys(State(agent): Shared, Path((id, epoch)): Path<(String, String)>) -> Answer {
+#[utoipa::path(get, path = "/v1/streams/{id}/keys/{epoch}", tag = "messages", params(("id" = String, Path, description = STREAM_ID), ("epoch" = String, Path, description = "an epoch number, or `current`")), responses((status = 200, body = ExportedKeys)))]
+async fn export_keys(
+	State(agent): Shared,
+	Path((id, epoch)): Path<(String, String)>,
+) -> Result<Json<ExportedKeys>, Problem> {
 	if !agent.allow_key_export {
 		return Err(Problem::refused(
 			AgentRefusal::KeyExportDisabled,
@@ -325,17 +453,17 @@ async fn export_keys(State(agent): Shared, Path((id, epoch)): Path<(String, Stri
 	};
 	let exported = agent.keyring.export(stream, epoch).await?;
 	let [to_provider, to_initiator] = &*exported.keys;
-	let answer: Value = json!({
-		"stream": hex(stream.as_bytes()),
-		"epoch": exported.epoch,
-		"fingerprint": exported.fingerprint,
-		"initiator_to_provider": hex(to_provider),
-		"provider_to_initiator": hex(to_initiator),
-	});
-	Ok(Json(answer).into_response())
+	Ok(Json(ExportedKeys {
+		stream: hex(stream.as_bytes()),
+		epoch: exported.epoch,
+		fingerprint: exported.fingerprint.clone(),
+		initiator_to_provider: hex(to_provider),
+		provider_to_initiator: hex(to_initiator),
+	}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
 	/// The first finalized block to read events from; the next one by default.
@@ -343,18 +471,19 @@ struct EventsQuery {
 }
 
 /// `GET /v1/streams/{id}/events`: Server-Sent Events of the stream's epochs and end.
+#[utoipa::path(get, path = "/v1/streams/{id}/events", tag = "streams", params(("id" = String, Path, description = STREAM_ID), EventsQuery), responses((status = 200, description = "events `epoch` (an epoch installed) and `ended`, each data a JSON object", content_type = "text/event-stream", body = String)))]
 async fn stream_events(
 	State(agent): Shared,
 	Path(id): Path<String>,
 	query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Answer {
+) -> Result<Response, Problem> {
 	let stream = stream_id(&id)?;
-	let Query(query) =
-		query.map_err(|error| Problem::from(Failure::input(format!("bad query: {error}"))))?;
+	let Query(query) = query.map_err(bad_query)?;
 	Ok(events::subscribe(agent, stream, query.from).await?.into_response())
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "agent", responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 async fn metrics(State(agent): Shared) -> Response {
 	let text = agent.metrics.render(agent.keyring.kept_epochs(), agent.subscriptions.open());
 	([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -1,14 +1,21 @@
-//! What a stream request takes: `keyorch request`'s options and the body of the agent's
-//! `POST /v1/streams`, one type with the same names and defaults for both.
+//! `keyorch request` and the agent's `POST /v1/streams`: a stream to a provider, metadata and
+//! policy only. One type of options with the same names and defaults for both.
 
 use clap::{Args, ValueEnum};
-use keyorch_client::{Permissions, StreamRequest};
-use serde::Deserialize;
+use keyorch_client::{NodeClient, Permissions, Signer, StreamRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::{failure::Failure, input};
+use crate::{
+	context::Context,
+	failure::Failure,
+	input::{self, hex},
+	output::Report,
+	progress::waiting,
+};
 
 /// A stream request's metadata and policy.
-#[derive(Args, Debug, Deserialize)]
+#[derive(Args, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestArgs {
 	/// The provider's account (SS58 or 0x hex); it must be a registered participant.
@@ -63,7 +70,7 @@ fn data_type() -> String {
 }
 
 /// The permissions of a stream request.
-#[derive(Clone, Copy, Debug, Default, ValueEnum, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, ValueEnum, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
 	/// Read the provider's data.
@@ -99,6 +106,50 @@ impl RequestArgs {
 			rotate_every_bytes: self.rotate_bytes,
 		})
 	}
+}
+
+/// A stream requested.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Requested {
+	/// The stream id.
+	pub stream: String,
+	/// The block that includes the request.
+	pub block: u32,
+}
+
+impl Report for Requested {
+	/// The stream id alone, for `id=$(keyorch request …)`.
+	fn table(&self) -> String {
+		format!("{}\n", self.stream)
+	}
+}
+
+/// Requests the stream `args` describes, as `initiator`.
+pub async fn request(
+	client: &NodeClient,
+	initiator: &Signer,
+	args: RequestArgs,
+) -> Result<Requested, Failure> {
+	let request = args.stream_request()?;
+	let (stream, block) = client.request_stream(initiator, &request).await?;
+	Ok(Requested { stream: hex(stream.as_bytes()), block })
+}
+
+pub async fn run(context: &Context, args: RequestArgs) -> Result<Requested, Failure> {
+	let identity = context.identity()?;
+	// Bad input fails before connecting.
+	input::account(&args.provider)?;
+	let client = context.connect().await?;
+	let requested = waiting(
+		"waiting for the stream request to be in a block",
+		request(&client, identity.signer(), args),
+	)
+	.await?;
+	eprintln!(
+		"requested in block #{}; `keyorch status {}` shows when its key is dealt",
+		requested.block, requested.stream
+	);
+	Ok(requested)
 }
 
 #[cfg(test)]
