@@ -60,7 +60,7 @@ head -c 33554432 /dev/urandom >"$work/sent.bin"
 step "Charlie sends a 32 MiB file at 6 MB/s; Bob cuts the TCP connection after 12 MB"
 keyorch --dev-seed //Charlie send "$stream" --file "$work/sent.bin" --rate 6000000 \
 	--listen "tcp:127.0.0.1:$tcp_port" --listen "unix:$work/transfer.sock" \
-	--listen "ws:127.0.0.1:$ws_port" --witness-url "$url" 2>"$work/send.log" &
+	--listen "ws:127.0.0.1:$ws_port" --witness-url "$url" >/dev/null 2>"$work/send.log" &
 sender=$!
 pids+=($sender)
 sleep 1

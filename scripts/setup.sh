@@ -100,7 +100,7 @@ fi
 python_env="$HOME/.cache/keyorch/python"
 if ! [ -x "$python_env/bin/python3" ] && command -v python3 >/dev/null 2>&1; then
   if python3 -m venv "$python_env" >/dev/null 2>&1 &&
-    "$python_env/bin/pip" install -q openapi-spec-validator >/dev/null 2>&1; then
+    "$python_env/bin/pip" install -q 'openapi-spec-validator==0.9.*' >/dev/null 2>&1; then
     log "made $python_env with openapi-spec-validator"
   else
     rm -rf "$python_env"

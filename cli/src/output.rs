@@ -42,7 +42,8 @@ pub fn emit(report: &impl Report, format: Format) {
 pub fn json(report: &(impl Serialize + ?Sized)) -> String {
 	// A result is made of strings, numbers, lists and maps with string keys: it always
 	// serializes.
-	serde_json::to_string(report).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+	serde_json::to_string(report)
+		.unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
 }
 
 /// A JSON value with every object's fields in the order the type declares them (a

@@ -70,7 +70,11 @@ pub struct Sent {
 	pub bytes: u64,
 }
 
-impl Report for Sent {}
+impl Report for Sent {
+	fn table(&self) -> String {
+		format!("sent {} bytes on stream {}\n", self.bytes, self.stream)
+	}
+}
 
 /// A file received.
 #[derive(Debug, serde::Serialize)]

@@ -5,6 +5,7 @@
 
 use codec::{DecodeAll, Encode};
 use jsonrpsee::rpc_params;
+use keyorch_runtime::{pallet_keyorch::StreamInfo, Runtime};
 use sp_core::{Bytes, H256};
 
 use crate::{
@@ -118,26 +119,6 @@ impl NodeClient {
 	}
 }
 
-#[cfg(test)]
-mod tests {
-	use super::*;
-
-	#[test]
-	fn status_names_are_lowercase_words() {
-		let all = [
-			(StreamStatus::Requested, "requested"),
-			(StreamStatus::Live, "live"),
-			(StreamStatus::Closed, "closed"),
-			(StreamStatus::Revoked, "revoked"),
-			(StreamStatus::Expired, "expired"),
-		];
-		for (status, name) in all {
-			assert_eq!(stream_status_name(status), name);
-		}
-		assert_eq!(ended_by_name(EndedBy::Governance), "governance");
-	}
-}
-
 /// A stream an account is initiator or provider of, as [`NodeClient::party_streams`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartyStream {
@@ -192,16 +173,16 @@ impl NodeClient {
 			for (key, value) in sets.into_iter().flat_map(|set| set.changes) {
 				let Some(value) = value else { continue };
 				let malformed = |detail: String| Error::Malformed { method: METHOD, detail };
-				// The key ends with the stream id (Blake2_128Concat).
-				let id =
-					key.len()
-						.checked_sub(32)
-						.map(|from| StreamId::from_slice(&key[from..]))
-						.ok_or_else(|| malformed(format!("a stream key of {} bytes", key.len())))?;
-				let info = keyorch_runtime::pallet_keyorch::StreamInfo::<keyorch_runtime::Runtime>::decode_all(
-					&mut &value[..],
-				)
-				.map_err(|e| malformed(e.to_string()))?;
+				// The prefix, the id's Blake2-128, the id (Blake2_128Concat).
+				if key.len() != prefix.len() + 16 + 32 || !key.starts_with(&prefix) {
+					let key = sp_core::bytes::to_hex(&key, false);
+					return Err(malformed(format!("not a stream key: {key}")));
+				}
+				let id = StreamId::from_slice(&key[key.len() - 32..]);
+				// Decoded with this client's runtime types: a runtime upgrade that changes the
+				// entry's layout breaks this list until the client is rebuilt.
+				let info = StreamInfo::<Runtime>::decode_all(&mut &value[..])
+					.map_err(|e| malformed(e.to_string()))?;
 				let (role, counterparty) = if info.initiator == *account {
 					(HolderRole::Initiator, info.provider)
 				} else if info.provider == *account {
@@ -225,5 +206,25 @@ impl NodeClient {
 			start = Some(last);
 		}
 		Ok(found)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn status_names_are_lowercase_words() {
+		let all = [
+			(StreamStatus::Requested, "requested"),
+			(StreamStatus::Live, "live"),
+			(StreamStatus::Closed, "closed"),
+			(StreamStatus::Revoked, "revoked"),
+			(StreamStatus::Expired, "expired"),
+		];
+		for (status, name) in all {
+			assert_eq!(stream_status_name(status), name);
+		}
+		assert_eq!(ended_by_name(EndedBy::Governance), "governance");
 	}
 }

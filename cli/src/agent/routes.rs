@@ -278,7 +278,7 @@ struct RevokeBody {
 
 /// `POST /v1/streams/{id}/revoke`: witnesses stop releasing the stream's keys; the agent drops
 /// the keys it holds.
-#[utoipa::path(post, path = "/v1/streams/{id}/revoke", tag = "streams", params(("id" = String, Path, description = STREAM_ID)), request_body(content = RevokeBody, description = "optional"), responses((status = 200, body = StreamChange)))]
+#[utoipa::path(post, path = "/v1/streams/{id}/revoke", tag = "streams", params(("id" = String, Path, description = STREAM_ID)), request_body(content = Option<RevokeBody>, description = "optional: an empty body is no reason"), responses((status = 200, body = StreamChange)))]
 async fn revoke(
 	State(agent): Shared,
 	Path(id): Path<String>,

@@ -20,6 +20,7 @@ use std::future::Future;
 
 use keyorch_client::{Identity, Included, NodeClient, StreamId};
 use serde::Serialize;
+use sp_core::H256;
 use utoipa::ToSchema;
 
 use crate::{
@@ -52,6 +53,12 @@ impl Report for StreamChange {
 	fn table(&self) -> String {
 		format!("{} stream {} in block #{}\n", self.done, self.stream, self.block)
 	}
+}
+
+/// The latest finalized block: its hash, to read at, and its number, to report.
+async fn finalized_block(client: &NodeClient) -> Result<(H256, u32), Failure> {
+	let at = client.finalized_hash().await?;
+	Ok((at, client.header(Some(at)).await?.number))
 }
 
 /// Runs `call` on the stream `stream` as the context's identity, saying that it waits for the

@@ -137,7 +137,7 @@ pub async fn request(
 
 pub async fn run(context: &Context, args: RequestArgs) -> Result<Requested, Failure> {
 	let identity = context.identity()?;
-	// Bad input fails before connecting.
+	// Bad input fails before connecting (`request` parses it again: it is cheap).
 	input::account(&args.provider)?;
 	let client = context.connect().await?;
 	let requested = waiting(

@@ -165,8 +165,7 @@ fn ended_stream(stream: StreamId, tombstone: &Tombstone, block: u32) -> EndedStr
 
 /// The status of `stream` at the latest finalized block.
 pub async fn fetch(client: &NodeClient, stream: StreamId) -> Result<StreamReport, Failure> {
-	let at = client.finalized_hash().await?;
-	let block = client.header(Some(at)).await?.number;
+	let (at, block) = super::finalized_block(client).await?;
 	if let Some(view) = client.stream_view(stream, Some(at)).await? {
 		let current = match view.current_epoch {
 			Some(_) => client.current_epoch_view(stream, Some(at)).await?,

@@ -70,8 +70,7 @@ pub async fn list(
 	account: &AccountId,
 	args: &StreamsArgs,
 ) -> Result<StreamList, Failure> {
-	let at = client.finalized_hash().await?;
-	let finalized_block = client.header(Some(at)).await?.number;
+	let (at, finalized_block) = super::finalized_block(client).await?;
 	let streams = client
 		.party_streams(account, Some(at))
 		.await?
