@@ -1,6 +1,8 @@
 //! Test harness: starts real `keyorch-node` processes on 127.0.0.1 with free ports, waits for
 //! their RPC, and stops them (SIGTERM, then SIGKILL) when dropped. A node's log is kept in a
-//! temporary directory and printed if the test fails while the node runs.
+//! temporary directory and printed if the test fails while the node runs; with
+//! `KEYORCH_KEEP_LOGS=<dir>`, every node's whole log is also copied there when the node is
+//! dropped (for load runs, whose failures show only in the logs).
 
 use std::{
 	net::TcpListener,
@@ -258,6 +260,12 @@ impl Drop for Node {
 			eprintln!("--- log of node on rpc port {} ---\n{}", self.rpc_port, self.log_tail());
 		}
 		self.stop();
+		if let Some(dir) = std::env::var_os("KEYORCH_KEEP_LOGS") {
+			let kept = PathBuf::from(dir).join(format!("node-{}.log", self.rpc_port));
+			if let Err(error) = std::fs::copy(&self.log, &kept) {
+				eprintln!("cannot keep the node log as {}: {error}", kept.display());
+			}
+		}
 	}
 }
 

@@ -60,6 +60,14 @@ impl<S: OffchainStorage> ValidatedStore<S> {
 		held
 	}
 
+	/// Whether this very record (same key, same value) is held and served already. Peers
+	/// re-send what they hold at every replication interval; such a copy changes nothing here
+	/// and needs no chain read.
+	pub fn holds(&self, record: &Record) -> bool {
+		self.records.get(&record.key).is_some_and(|held| held.value == record.value)
+			&& self.serves(record)
+	}
+
 	/// Whether keyorch serves `record` now: it is a well-formed sealed record under its own
 	/// DHT key, of a stream the index does not know as ended, and of an epoch it keeps.
 	fn serves(&self, record: &Record) -> bool {
@@ -149,6 +157,20 @@ mod tests {
 		assert!(store.get(&live.key).is_none());
 		assert!(store.put(live).is_err());
 		assert_eq!(store.records().count(), 0, "nothing to replicate");
+	}
+
+	#[test]
+	fn only_the_very_record_held_and_served_is_held() {
+		let mut store = store();
+		let record = sample_record([1; 32], 0);
+		assert!(!store.holds(&record));
+		store.put(record.clone()).expect("a live stream's record");
+		assert!(store.holds(&record));
+		let mut other_dealing = record.clone();
+		other_dealing.value[40] ^= 1;
+		assert!(!store.holds(&other_dealing), "another value goes through admission");
+		store.index_mut().end_stream([1; 32], StreamStatus::Revoked);
+		assert!(!store.holds(&record), "a record no longer served is not held");
 	}
 
 	#[test]

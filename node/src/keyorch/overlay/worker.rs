@@ -42,8 +42,10 @@ use crate::keyorch::{
 /// The overlay's Kademlia protocol; nodes of other networks do not speak it.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/keyorch/kad/1");
 
-/// How often every node re-sends the records it holds to the closest peers.
-const REPLICATION_INTERVAL: Duration = Duration::from_secs(15);
+/// How often every node re-sends the records it holds to the closest peers. Each record costs
+/// a closest-peers query per interval: at 15 s, a thousand streams' records kept every node of
+/// a small network busy (see the README's "Dealing at scale").
+const REPLICATION_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How often a node re-publishes the records its own off-chain worker dealt.
 const PUBLICATION_INTERVAL: Duration = Duration::from_secs(60);
@@ -419,7 +421,12 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 		match event {
 			kad::Event::InboundRequest {
 				request: kad::InboundRequest::PutRecord { source, record: Some(record), .. },
-			} => self.admit(Source::Peer(source), record, Purpose::Store, None),
+			} => {
+				// A replication of what is held already needs no admission.
+				if !self.store().holds(&record) {
+					self.admit(Source::Peer(source), record, Purpose::Store, None);
+				}
+			},
 			kad::Event::OutboundQueryProgressed { id, result, .. } => match result {
 				QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(PeerRecord {
 					record, ..

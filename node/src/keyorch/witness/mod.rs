@@ -21,11 +21,13 @@
 mod nonces;
 mod release;
 mod vault;
+mod wanted;
 
 use std::{
-	collections::{BTreeSet, HashMap},
+	collections::BTreeSet,
 	path::{Path, PathBuf},
 	sync::{Arc, Mutex},
+	time::Instant,
 };
 
 use codec::Encode;
@@ -46,6 +48,7 @@ use super::{
 use nonces::NonceLog;
 use release::{Prechecked, Release};
 use vault::Vault;
+use wanted::Wanted;
 
 /// Log target of the witness service.
 const LOG_TARGET: &str = "keyorch::witness";
@@ -53,11 +56,7 @@ const LOG_TARGET: &str = "keyorch::witness";
 /// Finalized blocks during which a share not yet in the DHT is looked for again.
 const FETCH_BLOCKS: BlockNumber = 40;
 
-/// How soon a share not found in the DHT is looked for again between blocks: its dealer
-/// publishes it when it imports the same block, which may be a moment after this node.
-const FETCH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Records a witness fetches at once when many epochs are final together.
+/// Records a witness looks up at once when many epochs are dealt together.
 const CONCURRENT_FETCHES: usize = 32;
 
 /// Command-line options of the witness service.
@@ -148,7 +147,8 @@ impl From<LedgerError> for Refusal {
 	}
 }
 
-/// A share the witness is still looking for.
+/// A share the witness is still looking for: what checks its record.
+#[derive(Clone)]
 struct WantedShare {
 	key: [u8; 32],
 	stream: [u8; 32],
@@ -156,7 +156,6 @@ struct WantedShare {
 	holder: HolderIndex,
 	record_hash: [u8; 32],
 	commitments: Commitments,
-	until: BlockNumber,
 }
 
 /// The witness service.
@@ -277,15 +276,18 @@ impl Witness {
 	}
 
 	/// Follows the chain: wants its share of every epoch dealt in a best block (the fast path)
-	/// or a finalized one (in case the best block's was missed), fetches what it wants at each
-	/// block and every [`FETCH_RETRY`] meanwhile, and deletes shares only on finalized events.
+	/// or a finalized one (in case the best block's was missed), looks each wanted share up on
+	/// its own schedule (see [`wanted`]) without holding up the chain's events, and deletes
+	/// shares only on finalized events.
 	async fn follow(self: Arc<Self>, overlay: Overlay) {
 		let client = self.ledger.client().clone();
 		let mut finality = client.finality_notification_stream();
 		let mut imports = client.import_notification_stream();
-		let mut retry = tokio::time::interval(FETCH_RETRY);
-		retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-		let mut wanted: HashMap<[u8; 32], WantedShare> = HashMap::new();
+		let mut tick = tokio::time::interval(wanted::FIRST_RETRY);
+		tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+		let mut wanted = Wanted::default();
+		let mut lookups = futures::stream::FuturesUnordered::new();
+		let mut kept_since_refresh = false;
 		for (block, _) in self.ledger.unfinalized_blocks() {
 			self.on_best_block(block, &mut wanted);
 		}
@@ -305,23 +307,38 @@ impl Witness {
 						}
 					}
 					let (now, _) = self.ledger.finalized();
-					wanted.retain(|_, share| share.until >= now);
+					wanted.expire(now);
 					self.release.forget_idle_requesters();
 					self.refresh_gauge();
+					kept_since_refresh = false;
 				},
-				_ = retry.tick(), if !wanted.is_empty() => {},
+				Some((key, hash, kept)) = lookups.next(), if !lookups.is_empty() => {
+					let current = wanted.get(&key).map(|share: &WantedShare| share.record_hash);
+					if kept && current == Some(hash) {
+						wanted.found(&key);
+						kept_since_refresh = true;
+					} else {
+						wanted.missed(&key, Instant::now());
+					}
+				},
+				_ = tick.tick(), if !wanted.is_empty() || kept_since_refresh => {
+					if kept_since_refresh {
+						self.refresh_gauge();
+						kept_since_refresh = false;
+					}
+				},
 			}
-			self.fetch_wanted(&overlay, &mut wanted).await;
+			let room = CONCURRENT_FETCHES.saturating_sub(lookups.len());
+			for key in wanted.take_due(Instant::now(), room) {
+				let Some(share) = wanted.get(&key).cloned() else { continue };
+				lookups.push(self.clone().look_up(overlay.clone(), share));
+			}
 		}
 	}
 
 	/// The shares dealt in best block `block` are wanted at once. Ends need nothing here: the
 	/// release policy reads them from the best block itself.
-	fn on_best_block(
-		&self,
-		block: keyorch_runtime::Hash,
-		wanted: &mut HashMap<[u8; 32], WantedShare>,
-	) {
+	fn on_best_block(&self, block: keyorch_runtime::Hash, wanted: &mut Wanted<WantedShare>) {
 		for event in self.ledger.events(block) {
 			if let LedgerEvent::EpochDealt { .. } = event {
 				self.want_share(event, wanted);
@@ -329,27 +346,21 @@ impl Witness {
 		}
 	}
 
-	/// Fetches the wanted records side by side (many epochs may be dealt at once) and keeps the
-	/// shares; a record not found yet stays wanted.
-	async fn fetch_wanted(&self, overlay: &Overlay, wanted: &mut HashMap<[u8; 32], WantedShare>) {
-		if wanted.is_empty() {
-			return;
-		}
-		let keys: Vec<_> = wanted.keys().copied().collect();
-		let mut fetched = futures::stream::iter(keys)
-			.map(|key| {
-				let overlay = overlay.clone();
-				async move { (key, overlay.get_record(key, false).await) }
-			})
-			.buffer_unordered(CONCURRENT_FETCHES);
-		while let Some((key, result)) = fetched.next().await {
-			if let Ok(value) = result {
-				if let Some(share) = wanted.remove(&key) {
-					self.keep_share(&share, &value);
-				}
-			}
-		}
-		self.refresh_gauge();
+	/// Looks `share`'s record up (this node's store first, then the DHT) and keeps the share if
+	/// the record is the one wanted. Returns the key, the record hash looked for, and whether
+	/// it was kept.
+	async fn look_up(
+		self: Arc<Self>,
+		overlay: Overlay,
+		share: WantedShare,
+	) -> ([u8; 32], [u8; 32], bool) {
+		let (key, hash) = (share.key, share.record_hash);
+		let Ok(value) = overlay.get_record(key, false).await else { return (key, hash, false) };
+		// Opening, verifying and writing (with an fsync) the share is blocking work.
+		let kept = tokio::task::spawn_blocking(move || self.keep_share(&share, &value))
+			.await
+			.unwrap_or(false);
+		(key, hash, kept)
 	}
 
 	/// Wants this witness's share of a dealt epoch, unless the very record the chain commits
@@ -357,7 +368,7 @@ impl Witness {
 	fn want_share(
 		&self,
 		event: LedgerEvent,
-		wanted: &mut HashMap<[u8; 32], WantedShare>,
+		wanted: &mut Wanted<WantedShare>,
 	) -> Option<([u8; 32], u32)> {
 		let LedgerEvent::EpochDealt { stream, epoch, holders, commitments, record_hashes } = event
 		else {
@@ -383,14 +394,13 @@ impl Witness {
 		let until = self.ledger.finalized().0 + FETCH_BLOCKS;
 		let commitments = Commitments { version: WireVersion::V1, points };
 		// A reorg may deal the epoch again: the newest dealing is the one wanted.
-		wanted.insert(
-			key,
-			WantedShare { key, stream, epoch, holder, record_hash: *committed, commitments, until },
-		);
+		let share =
+			WantedShare { key, stream, epoch, holder, record_hash: *committed, commitments };
+		wanted.want(key, stream, until, share, Instant::now());
 		Some((stream, epoch))
 	}
 
-	fn on_ledger_event(&self, event: LedgerEvent, wanted: &mut HashMap<[u8; 32], WantedShare>) {
+	fn on_ledger_event(&self, event: LedgerEvent, wanted: &mut Wanted<WantedShare>) {
 		match event {
 			LedgerEvent::EpochDealt { .. } => {
 				// The chain keeps the current and the previous epoch; so does the witness, as
@@ -400,7 +410,7 @@ impl Witness {
 				}
 			},
 			LedgerEvent::StreamEnded { stream, status } => {
-				wanted.retain(|_, share| share.stream != stream);
+				wanted.forget_stream(&stream);
 				self.release.parties().end(&stream, stream_status_name(status));
 				self.vault.delete_shares(&stream, |_| false);
 				log::info!(
@@ -413,30 +423,42 @@ impl Witness {
 	}
 
 	/// Checks a fetched record and keeps it if it holds a valid share for this witness.
-	fn keep_share(&self, wanted: &WantedShare, value: &[u8]) {
+	/// Returns whether it did; a record of another dealing of the epoch (a reorg's) is not one.
+	fn keep_share(&self, wanted: &WantedShare, value: &[u8]) -> bool {
 		let context = DealContext { stream_id: wanted.stream, epoch: wanted.epoch };
-		let checked = SealedShareRecord::decode_exact(value)
+		let Some(record) = SealedShareRecord::decode_exact(value)
 			.ok()
 			.filter(|record| record_hash(record) == wanted.record_hash)
-			.and_then(|record| {
-				let share =
-					record.open(self.identity.encryption_secret(), &context, wanted.holder).ok()?;
-				share.verify(&wanted.commitments).ok()?;
-				Some(record)
-			});
-		let Some(record) = checked else {
-			log::warn!(target: LOG_TARGET, "record {} does not hold a valid share", hex(&wanted.key));
-			return;
+		else {
+			log::debug!(
+				target: LOG_TARGET,
+				"record {} is not the one the chain commits to here (yet)",
+				hex(&wanted.key)
+			);
+			return false;
 		};
+		let valid = record
+			.open(self.identity.encryption_secret(), &context, wanted.holder)
+			.is_ok_and(|share| share.verify(&wanted.commitments).is_ok());
+		if !valid {
+			log::warn!(target: LOG_TARGET, "record {} does not hold a valid share", hex(&wanted.key));
+			return false;
+		}
 		let path = self.vault.share_path(&wanted.stream, wanted.epoch);
 		match Vault::write(&path, &record.encode()) {
-			Ok(()) => log::info!(
-				target: LOG_TARGET,
-				"keeping share of epoch {} of {}",
-				wanted.epoch,
-				hex(&wanted.stream)
-			),
-			Err(error) => log::error!(target: LOG_TARGET, "writing {}: {error}", path.display()),
+			Ok(()) => {
+				log::info!(
+					target: LOG_TARGET,
+					"keeping share of epoch {} of {}",
+					wanted.epoch,
+					hex(&wanted.stream)
+				);
+				true
+			},
+			Err(error) => {
+				log::error!(target: LOG_TARGET, "writing {}: {error}", path.display());
+				false
+			},
 		}
 	}
 
