@@ -158,6 +158,18 @@ struct WantedShare {
 	commitments: Commitments,
 }
 
+/// What looking a wanted share up came to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+	/// The share is kept.
+	Kept,
+	/// No record, or not the one the chain commits to here (yet), or it could not be written:
+	/// looked for again.
+	Missed,
+	/// The record the chain commits to holds no valid share for this witness; it never will.
+	Invalid,
+}
+
 /// The witness service.
 pub struct Witness {
 	identity: Identity,
@@ -312,13 +324,14 @@ impl Witness {
 					self.refresh_gauge();
 					kept_since_refresh = false;
 				},
-				Some((key, hash, kept)) = lookups.next(), if !lookups.is_empty() => {
+				Some((key, hash, outcome)) = lookups.next(), if !lookups.is_empty() => {
 					let current = wanted.get(&key).map(|share: &WantedShare| share.record_hash);
-					if kept && current == Some(hash) {
-						wanted.found(&key);
-						kept_since_refresh = true;
-					} else {
-						wanted.missed(&key, Instant::now());
+					match outcome {
+						Lookup::Kept | Lookup::Invalid if current == Some(hash) => {
+							wanted.done(&key);
+							kept_since_refresh |= outcome == Lookup::Kept;
+						},
+						_ => wanted.missed(&key, Instant::now()),
 					}
 				},
 				_ = tick.tick(), if !wanted.is_empty() || kept_since_refresh => {
@@ -347,20 +360,22 @@ impl Witness {
 	}
 
 	/// Looks `share`'s record up (this node's store first, then the DHT) and keeps the share if
-	/// the record is the one wanted. Returns the key, the record hash looked for, and whether
-	/// it was kept.
+	/// the record is the one wanted. Returns the key and the record hash looked for, with the
+	/// outcome.
 	async fn look_up(
 		self: Arc<Self>,
 		overlay: Overlay,
 		share: WantedShare,
-	) -> ([u8; 32], [u8; 32], bool) {
+	) -> ([u8; 32], [u8; 32], Lookup) {
 		let (key, hash) = (share.key, share.record_hash);
-		let Ok(value) = overlay.get_record(key, false).await else { return (key, hash, false) };
+		let Ok(value) = overlay.get_record(key, false).await else {
+			return (key, hash, Lookup::Missed);
+		};
 		// Opening, verifying and writing (with an fsync) the share is blocking work.
-		let kept = tokio::task::spawn_blocking(move || self.keep_share(&share, &value))
+		let outcome = tokio::task::spawn_blocking(move || self.keep_share(&share, &value))
 			.await
-			.unwrap_or(false);
-		(key, hash, kept)
+			.unwrap_or(Lookup::Missed);
+		(key, hash, outcome)
 	}
 
 	/// Wants this witness's share of a dealt epoch, unless the very record the chain commits
@@ -422,9 +437,9 @@ impl Witness {
 		}
 	}
 
-	/// Checks a fetched record and keeps it if it holds a valid share for this witness.
-	/// Returns whether it did; a record of another dealing of the epoch (a reorg's) is not one.
-	fn keep_share(&self, wanted: &WantedShare, value: &[u8]) -> bool {
+	/// Checks a fetched record and keeps it if it holds a valid share for this witness. A
+	/// record of another dealing of the epoch (a reorg's) is a miss.
+	fn keep_share(&self, wanted: &WantedShare, value: &[u8]) -> Lookup {
 		let context = DealContext { stream_id: wanted.stream, epoch: wanted.epoch };
 		let Some(record) = SealedShareRecord::decode_exact(value)
 			.ok()
@@ -435,14 +450,14 @@ impl Witness {
 				"record {} is not the one the chain commits to here (yet)",
 				hex(&wanted.key)
 			);
-			return false;
+			return Lookup::Missed;
 		};
 		let valid = record
 			.open(self.identity.encryption_secret(), &context, wanted.holder)
 			.is_ok_and(|share| share.verify(&wanted.commitments).is_ok());
 		if !valid {
 			log::warn!(target: LOG_TARGET, "record {} does not hold a valid share", hex(&wanted.key));
-			return false;
+			return Lookup::Invalid;
 		}
 		let path = self.vault.share_path(&wanted.stream, wanted.epoch);
 		match Vault::write(&path, &record.encode()) {
@@ -453,11 +468,11 @@ impl Witness {
 					wanted.epoch,
 					hex(&wanted.stream)
 				);
-				true
+				Lookup::Kept
 			},
 			Err(error) => {
 				log::error!(target: LOG_TARGET, "writing {}: {error}", path.display());
-				false
+				Lookup::Missed
 			},
 		}
 	}

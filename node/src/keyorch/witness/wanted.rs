@@ -59,7 +59,7 @@ impl<S> Wanted<S> {
 	}
 
 	/// Up to `limit` keys due for a lookup at `now`, the longest waiting first; each is under
-	/// way until [`Self::found`] or [`Self::missed`].
+	/// way until [`Self::done`] or [`Self::missed`].
 	pub fn take_due(&mut self, now: Instant, limit: usize) -> Vec<[u8; 32]> {
 		let mut due: Vec<(Instant, [u8; 32])> = self
 			.entries
@@ -84,8 +84,8 @@ impl<S> Wanted<S> {
 		self.entries.get(key).map(|entry| &entry.share)
 	}
 
-	/// The share under `key` is kept: no longer wanted.
-	pub fn found(&mut self, key: &[u8; 32]) {
+	/// The share under `key` is no longer wanted: it is kept, or its record is known bad.
+	pub fn done(&mut self, key: &[u8; 32]) {
 		self.entries.remove(key);
 	}
 
@@ -159,7 +159,7 @@ mod tests {
 	}
 
 	#[test]
-	fn found_shares_leave_and_wanting_again_restarts_the_schedule() {
+	fn settled_shares_leave_and_wanting_again_restarts_the_schedule() {
 		let start = Instant::now();
 		let mut wanted = Wanted::default();
 		wanted.want(key(1), key(9), 100, "old dealing", start);
@@ -178,7 +178,7 @@ mod tests {
 		);
 		wanted.missed(&key(1), start + MAX_RETRY);
 		assert_eq!(wanted.take_due(start + MAX_RETRY + FIRST_RETRY, 8), vec![key(1)]);
-		wanted.found(&key(1));
+		wanted.done(&key(1));
 		assert_eq!(wanted.get(&key(1)), None);
 		assert!(wanted.get(&key(2)).is_some());
 	}
