@@ -92,6 +92,10 @@ struct OpenDealing<BlockNumber> {
 	epoch: EpochIndex,
 	commitments: Vec<[u8; 32]>,
 	record_hashes: Vec<[u8; 32]>,
+	/// [`sealing_fingerprint`] of the holders and threshold it was made for. On another fork
+	/// the same stream may have other holders, or the same in another order: there, this
+	/// dealing's records would be sealed to the wrong holders.
+	sealed_for: [u8; 32],
 	/// The DHT keys of its records, to delete them if another orchestrator's dealing wins.
 	record_keys: Vec<[u8; 32]>,
 	/// When this node saw the chain settle the epoch (dealt, or no longer pending).
@@ -124,9 +128,16 @@ impl core::fmt::Display for DealError {
 	}
 }
 
-/// The persistent off-chain key of this node's dealing of `epoch` of `stream`.
+/// The persistent off-chain key of this node's dealing of `epoch` of `stream` (v3: with
+/// `sealed_for`).
 fn dealing_key(stream: StreamId, epoch: EpochIndex) -> Vec<u8> {
-	(b"keyorch/v2/ocw/dealing", stream, epoch).encode()
+	(b"keyorch/v3/ocw/dealing", stream, epoch).encode()
+}
+
+/// What a dealing is bound to: the threshold and every holder's X25519 key, in holder order.
+fn sealing_fingerprint(threshold: u8, holder_keys: &[EncryptionPublicKey]) -> [u8; 32] {
+	let keys: Vec<[u8; 32]> = holder_keys.iter().map(|key| key.0).collect();
+	(b"keyorch/v1/sealed-for", threshold, keys).using_encoded(sp_io::hashing::blake2_256)
 }
 
 /// Picks at most `take` items from `candidates` (oldest first, each with its initiator),
@@ -267,8 +278,24 @@ impl<T: Config> Pallet<T> {
 			slot.get::<OpenDealing<BlockNumberFor<T>>>()
 				.map_err(|StorageRetrievalError::Undecodable| DealError::Storage)
 		};
+		let (threshold, holder_keys) = Self::sealing_terms(stream)?;
+		let sealed_for = sealing_fingerprint(threshold, &holder_keys);
+		// A dealing made on another fork for other holders is never submitted here, and its
+		// records, which that fork may yet take, are never overwritten: another orchestrator
+		// takes the epoch over.
+		let fits = |known: OpenDealing<BlockNumberFor<T>>| {
+			if known.sealed_for == sealed_for {
+				return Some(known);
+			}
+			log::warn!(
+				target: LOG_TARGET,
+				"epoch {epoch} of {stream:?}: this node's dealing was made for other holders (on \
+				 another fork); left to another orchestrator"
+			);
+			None
+		};
 		if let Some(known) = stored()? {
-			return Ok(Some(known));
+			return Ok(fits(known));
 		}
 		let lock_key = (b"keyorch/v2/ocw/lock", stream, epoch).encode();
 		let mut lock =
@@ -280,9 +307,9 @@ impl<T: Config> Pallet<T> {
 		let Ok(_guard) = lock.try_lock() else { return Ok(None) };
 		// A concurrent run may have made it between the first look and the lock.
 		if let Some(known) = stored()? {
-			return Ok(Some(known));
+			return Ok(fits(known));
 		}
-		let dealing = Self::make_dealing(stream, epoch)?;
+		let dealing = Self::make_dealing(stream, epoch, threshold, &holder_keys, sealed_for)?;
 		Self::change_index(|index| {
 			if !index.contains(&(stream, epoch)) {
 				index.push((stream, epoch));
@@ -367,11 +394,9 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Deals `epoch` of `stream` and stores its sealed records.
-	fn make_dealing(
-		stream: StreamId,
-		epoch: EpochIndex,
-	) -> Result<OpenDealing<BlockNumberFor<T>>, DealError> {
+	/// The threshold of `stream` and its holders' X25519 keys, in holder order, as this
+	/// block's state has them.
+	fn sealing_terms(stream: StreamId) -> Result<(u8, Vec<EncryptionPublicKey>), DealError> {
 		let info = Streams::<T>::get(stream).ok_or(DealError::HolderKey)?;
 		let holder_keys = info
 			.holders()
@@ -383,9 +408,20 @@ impl<T: Config> Pallet<T> {
 			})
 			.collect::<Result<Vec<_>, _>>()?;
 		let threshold = u8::try_from(info.policy.threshold).map_err(|_| DealError::HolderKey)?;
+		Ok((threshold, holder_keys))
+	}
+
+	/// Deals `epoch` of `stream` to `holder_keys` and stores its sealed records.
+	fn make_dealing(
+		stream: StreamId,
+		epoch: EpochIndex,
+		threshold: u8,
+		holder_keys: &[EncryptionPublicKey],
+		sealed_for: [u8; 32],
+	) -> Result<OpenDealing<BlockNumberFor<T>>, DealError> {
 		let context = DealContext { stream_id: stream.to_fixed_bytes(), epoch };
 		let seed = zeroize::Zeroizing::new(sp_io::offchain::random_seed());
-		let dealing = deal(&seed, &context, threshold, &holder_keys).map_err(DealError::Crypto)?;
+		let dealing = deal(&seed, &context, threshold, holder_keys).map_err(DealError::Crypto)?;
 
 		let mut record_keys = Vec::with_capacity(dealing.records.len());
 		for (position, record) in dealing.records.iter().enumerate() {
@@ -399,6 +435,7 @@ impl<T: Config> Pallet<T> {
 			epoch,
 			commitments: dealing.commitments.points.to_vec(),
 			record_hashes: dealing.record_hashes(),
+			sealed_for,
 			record_keys,
 			settled_at: None,
 		})
@@ -739,6 +776,40 @@ mod tests {
 			assert!(again.settled_at.is_some());
 			assert_eq!(again.record_hashes, batches[0][0].record_hashes.to_vec());
 			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS]);
+		});
+	}
+
+	#[test]
+	fn a_dealing_made_for_other_holders_is_never_submitted_nor_overwritten() {
+		let (mut ext, offchain, pool, key) = offchain_ext();
+		ext.execute_with(|| {
+			let stream = stream_with(alloc::vec![key.clone()]);
+			run_worker_at(2);
+			let first = submitted(&pool);
+			let stored = |offchain: &Shared<OffchainState>| -> alloc::vec::Vec<_> {
+				let state = offchain.read();
+				record_keys(stream).iter().map(|key| state.persistent_storage.get(key)).collect()
+			};
+			let records = stored(&offchain);
+			// On another fork the stream's witness holds another key (or another witness, or
+			// the same ones in another order, was selected): the records made here would be
+			// sealed to the wrong holder there. (Seen under load: witnesses fetched records
+			// whose hashes the chain committed to, and could not open them.)
+			let on_this_fork = |key: [u8; 32]| {
+				crate::Participants::<Test>::mutate(acc(WITNESS), |participant| {
+					participant.as_mut().expect("registered").x25519_public_key = key;
+				})
+			};
+			on_this_fork(secret(WITNESS + 1).public_key().0);
+			run_worker_at(3);
+			assert_eq!(submitted(&pool).len(), 1, "nothing submitted for the other holders");
+			assert_eq!(stored(&offchain), records, "the first dealing's records are kept");
+			// Back on the fork it was made for, the same dealing goes again.
+			on_this_fork(secret(WITNESS).public_key().0);
+			run_worker_at(4);
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 2);
+			assert_eq!(batches[1], first[0]);
 		});
 	}
 

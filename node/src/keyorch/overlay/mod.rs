@@ -22,6 +22,7 @@
 
 mod admission;
 mod pending;
+mod publications;
 mod store;
 mod worker;
 

@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use super::{
 	admission::{Accepted, Admission, Offer, Purpose, Source},
 	hex,
+	publications::Publications,
 	store::{key_bytes, ValidatedStore},
 	Command, GetRecordError, OverlayParams, OverlayStatus, PutOutcome, StartError, LOG_TARGET,
 	QUERY_TIMEOUT,
@@ -88,6 +89,8 @@ pub struct Worker<S: OffchainStorage + 'static> {
 	gets: HashMap<QueryId, Vec<mpsc::Sender<Vec<u8>>>>,
 	/// `keyorch_putRecord` records waiting for the closest peers to be found.
 	puts: HashMap<QueryId, Record>,
+	/// Own records on their way to the closest peers, a few at a time.
+	publications: Publications<QueryId>,
 	/// Own records are to be published again (start, or a peer joined).
 	republish_due: bool,
 	last_republish: Option<Instant>,
@@ -173,6 +176,7 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 			slot,
 			gets: HashMap::new(),
 			puts: HashMap::new(),
+			publications: Publications::new(MAX_RECORDS),
 			republish_due: true,
 			last_republish: None,
 		})
@@ -301,10 +305,31 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 				}
 			},
 			Purpose::Publish => {
-				if let Err(error) = self.swarm.behaviour_mut().kad.put_record(record, Quorum::One) {
+				// Held and served here at once, republished by Kademlia as this node's own; put
+				// to the closest peers in turn.
+				record.publisher = Some(*self.swarm.local_peer_id());
+				if let Err(error) =
+					libp2p::kad::store::RecordStore::put(self.store(), record.clone())
+				{
 					log::warn!(target: LOG_TARGET, "cannot store own record: {error}");
+					return;
 				}
+				if self.publications.queue(record) {
+					self.metrics.records_shed.inc();
+				}
+				self.start_publications();
 			},
+		}
+	}
+
+	/// Starts the puts of own records the line allows.
+	fn start_publications(&mut self) {
+		while let Some(publication) = self.publications.next() {
+			let kad = &mut self.swarm.behaviour_mut().kad;
+			match kad.put_record(publication.record.clone(), Quorum::One) {
+				Ok(query) => self.publications.started(query, publication),
+				Err(error) => log::warn!(target: LOG_TARGET, "cannot store own record: {error}"),
+			}
 		}
 	}
 
@@ -449,8 +474,16 @@ impl<S: OffchainStorage + 'static> Worker<S> {
 						);
 					}
 				},
-				QueryResult::PutRecord(Err(error)) | QueryResult::RepublishRecord(Err(error)) => {
-					log::debug!(target: LOG_TARGET, "publishing a record: {error}");
+				QueryResult::PutRecord(result) => {
+					if let Err(error) = &result {
+						log::debug!(target: LOG_TARGET, "publishing a record: {error}");
+					}
+					if self.publications.finished(&id, result.is_ok()) {
+						self.start_publications();
+					}
+				},
+				QueryResult::RepublishRecord(Err(error)) => {
+					log::debug!(target: LOG_TARGET, "republishing a record: {error}");
 				},
 				_ => {},
 			},

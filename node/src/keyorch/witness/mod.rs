@@ -53,8 +53,10 @@ use wanted::Wanted;
 /// Log target of the witness service.
 const LOG_TARGET: &str = "keyorch::witness";
 
-/// Finalized blocks during which a share not yet in the DHT is looked for again.
-const FETCH_BLOCKS: BlockNumber = 40;
+/// Finalized blocks during which a share not yet in the DHT is looked for again (about ten
+/// minutes at 3 s blocks): after a burst of a thousand streams, the last records reached the
+/// DHT minutes after their epochs were final, and a share given up is a share its parties lack.
+const FETCH_BLOCKS: BlockNumber = 200;
 
 /// Records a witness looks up at once when many epochs are dealt together.
 const CONCURRENT_FETCHES: usize = 32;
@@ -319,7 +321,15 @@ impl Witness {
 						}
 					}
 					let (now, _) = self.ledger.finalized();
-					wanted.expire(now);
+					for share in wanted.expire(now) {
+						log::warn!(
+							target: LOG_TARGET,
+							"gave up looking for the share of epoch {} of {}: its record was not \
+							 found in {FETCH_BLOCKS} finalized blocks",
+							share.epoch,
+							hex(&share.stream)
+						);
+					}
 					self.release.forget_idle_requesters();
 					self.refresh_gauge();
 					kept_since_refresh = false;

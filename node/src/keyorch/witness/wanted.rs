@@ -104,9 +104,15 @@ impl<S> Wanted<S> {
 		self.entries.retain(|_, entry| entry.stream != *stream);
 	}
 
-	/// Stops looking for shares whose deadline is before finalized block `now`.
-	pub fn expire(&mut self, now: BlockNumber) {
-		self.entries.retain(|_, entry| entry.until >= now);
+	/// Stops looking for shares whose deadline is before finalized block `now`; returns them.
+	pub fn expire(&mut self, now: BlockNumber) -> Vec<S> {
+		let expired: Vec<_> = self
+			.entries
+			.iter()
+			.filter(|(_, entry)| entry.until < now)
+			.map(|(key, _)| *key)
+			.collect();
+		expired.iter().filter_map(|key| self.entries.remove(key)).map(|entry| entry.share).collect()
 	}
 
 	/// Whether no share is wanted.
@@ -187,10 +193,10 @@ mod tests {
 	fn an_ended_stream_or_a_deadline_drops_shares() {
 		let start = Instant::now();
 		let mut wanted = Wanted::default();
-		wanted.want(key(1), key(8), 100, (), start);
-		wanted.want(key(2), key(9), 100, (), start);
-		wanted.want(key(3), key(9), 50, (), start);
-		wanted.expire(51);
+		wanted.want(key(1), key(8), 100, 1, start);
+		wanted.want(key(2), key(9), 100, 2, start);
+		wanted.want(key(3), key(9), 50, 3, start);
+		assert_eq!(wanted.expire(51), vec![3]);
 		assert!(wanted.get(&key(3)).is_none() && wanted.get(&key(2)).is_some());
 		wanted.forget_stream(&key(9));
 		assert_eq!(wanted.take_due(start, 8), vec![key(1)]);
