@@ -11,7 +11,10 @@
 //!    (designated, or taking over a silent orchestrator) of streams still open, and picks a
 //!    batch of at most [`Config::MaxDealingsPerBatch`] round-robin across initiators
 //!    ([`fair_order`]), so one initiator's burst cannot starve another's single request;
-//! 3. for each, it reuses the dealing it already made for that epoch or, under a persistent
+//! 3. for each, it reuses the dealing it already made for that epoch — only if the stream's
+//!    threshold and holders' keys, in this block's state, are the ones it was sealed for: on a
+//!    fork that chose other witnesses it deals nothing and leaves the epoch to the take-over,
+//!    until [`SETTLED_KEEP`] blocks have shown the dealing's fork gone — or, under a persistent
 //!    per-epoch lock, makes one: a seed from the node's `random_seed`, Feldman shares for
 //!    initiator, provider and witnesses sealed to their X25519 keys (`keyorch-primitives`), the
 //!    sealed records written to the node's persistent off-chain storage under their DHT keys
@@ -96,10 +99,23 @@ struct OpenDealing<BlockNumber> {
 	/// the same stream may have other holders, or the same in another order: there, this
 	/// dealing's records would be sealed to the wrong holders.
 	sealed_for: [u8; 32],
+	/// Since when the stream's holders, in the state the worker runs on, are not the ones it
+	/// was made for.
+	unfit_since: Option<BlockNumber>,
 	/// The DHT keys of its records, to delete them if another orchestrator's dealing wins.
 	record_keys: Vec<[u8; 32]>,
 	/// When this node saw the chain settle the epoch (dealt, or no longer pending).
 	settled_at: Option<BlockNumber>,
+}
+
+/// What [`Pallet::judge_kept`] makes of a kept dealing.
+enum Kept<D> {
+	/// It fits: submit it (again).
+	Submit(D),
+	/// It was made for other holders, on a fork that may yet win: deal nothing.
+	Wait,
+	/// It was made for other holders, on a fork long gone: deal the epoch anew.
+	Replace(D),
 }
 
 /// Why an epoch could not be dealt this time (logged; the next block tries again).
@@ -280,22 +296,14 @@ impl<T: Config> Pallet<T> {
 		};
 		let (threshold, holder_keys) = Self::sealing_terms(stream)?;
 		let sealed_for = sealing_fingerprint(threshold, &holder_keys);
-		// A dealing made on another fork for other holders is never submitted here, and its
-		// records, which that fork may yet take, are never overwritten: another orchestrator
-		// takes the epoch over.
-		let fits = |known: OpenDealing<BlockNumberFor<T>>| {
-			if known.sealed_for == sealed_for {
-				return Some(known);
-			}
-			log::warn!(
-				target: LOG_TARGET,
-				"epoch {epoch} of {stream:?}: this node's dealing was made for other holders (on \
-				 another fork); left to another orchestrator"
-			);
-			None
-		};
+		let now = frame_system::Pallet::<T>::block_number();
 		if let Some(known) = stored()? {
-			return Ok(fits(known));
+			match Self::judge_kept(&slot, known, sealed_for, now) {
+				Kept::Submit(dealing) => return Ok(Some(dealing)),
+				Kept::Wait => return Ok(None),
+				// Under the lock, below.
+				Kept::Replace(_) => {},
+			}
 		}
 		let lock_key = (b"keyorch/v2/ocw/lock", stream, epoch).encode();
 		let mut lock =
@@ -307,7 +315,11 @@ impl<T: Config> Pallet<T> {
 		let Ok(_guard) = lock.try_lock() else { return Ok(None) };
 		// A concurrent run may have made it between the first look and the lock.
 		if let Some(known) = stored()? {
-			return Ok(fits(known));
+			match Self::judge_kept(&slot, known, sealed_for, now) {
+				Kept::Submit(dealing) => return Ok(Some(dealing)),
+				Kept::Wait => return Ok(None),
+				Kept::Replace(stale) => Self::delete_records(&stale),
+			}
 		}
 		let dealing = Self::make_dealing(stream, epoch, threshold, &holder_keys, sealed_for)?;
 		Self::change_index(|index| {
@@ -318,6 +330,44 @@ impl<T: Config> Pallet<T> {
 		// Last: a dealing is known only once its records are stored and it is in the index.
 		slot.set(&dealing);
 		Ok(Some(dealing))
+	}
+
+	/// What to do with this node's kept dealing of an epoch, at block `now`, where the
+	/// stream's holders are `sealed_for`. A dealing made on another fork for other holders is
+	/// never submitted here, and its records, which that fork may yet take, are not
+	/// overwritten: another orchestrator takes the epoch over. Once it has not fitted for
+	/// [`SETTLED_KEEP`] blocks, its fork is taken to be gone for good and it is replaced.
+	fn judge_kept(
+		slot: &StorageValueRef,
+		mut known: OpenDealing<BlockNumberFor<T>>,
+		sealed_for: [u8; 32],
+		now: BlockNumberFor<T>,
+	) -> Kept<OpenDealing<BlockNumberFor<T>>> {
+		if known.sealed_for == sealed_for {
+			if known.unfit_since.take().is_some() {
+				slot.set(&known);
+			}
+			return Kept::Submit(known);
+		}
+		let since = match known.unfit_since {
+			Some(since) => since,
+			None => {
+				known.unfit_since = Some(now);
+				slot.set(&known);
+				now
+			},
+		};
+		if now >= since.saturating_add(SETTLED_KEEP.into()) {
+			return Kept::Replace(known);
+		}
+		log::warn!(
+			target: LOG_TARGET,
+			"epoch {} of {:?}: this node's dealing was made for other holders (on another \
+			 fork); left to another orchestrator",
+			known.epoch,
+			known.stream
+		);
+		Kept::Wait
 	}
 
 	/// Applies `change` to the index of open dealings by compare-and-set, retried against
@@ -436,6 +486,7 @@ impl<T: Config> Pallet<T> {
 			commitments: dealing.commitments.points.to_vec(),
 			record_hashes: dealing.record_hashes(),
 			sealed_for,
+			unfit_since: None,
 			record_keys,
 			settled_at: None,
 		})
@@ -780,7 +831,7 @@ mod tests {
 	}
 
 	#[test]
-	fn a_dealing_made_for_other_holders_is_never_submitted_nor_overwritten() {
+	fn a_dealing_made_for_other_holders_waits_for_them_and_is_replaced_once_its_fork_is_gone() {
 		let (mut ext, offchain, pool, key) = offchain_ext();
 		ext.execute_with(|| {
 			let stream = stream_with(alloc::vec![key.clone()]);
@@ -810,6 +861,19 @@ mod tests {
 			let batches = submitted(&pool);
 			assert_eq!(batches.len(), 2);
 			assert_eq!(batches[1], first[0]);
+
+			// Made for other holders for as long as reorgs go, it is dealt anew for these.
+			on_this_fork(secret(WITNESS + 1).public_key().0);
+			let since = 5;
+			run_worker_at(since);
+			run_worker_at(since + u64::from(SETTLED_KEEP) - 1);
+			assert_eq!(submitted(&pool).len(), 2);
+			run_worker_at(since + u64::from(SETTLED_KEEP));
+			let batches = submitted(&pool);
+			assert_eq!(batches.len(), 3);
+			assert_ne!(batches[2][0].record_hashes, first[0][0].record_hashes);
+			land(&key, batches[2].clone());
+			assert_records_open(&offchain, stream, [INITIATOR, PROVIDER, WITNESS + 1]);
 		});
 	}
 
